@@ -1,0 +1,42 @@
+package attributes
+
+import (
+	"slices"
+	"strings"
+)
+
+// SELinux is one SELinux context a container was given. Empty fields are left to the runtime.
+type SELinux struct {
+	User  string `json:"user,omitempty"`
+	Role  string `json:"role,omitempty"`
+	Type  string `json:"type,omitempty"`
+	Level string `json:"level,omitempty"`
+}
+
+func (s SELinux) String() string {
+	return strings.Join([]string{s.User, s.Role, s.Type, s.Level}, ":")
+}
+
+// observeSELinux records the SELinux options containers run with.
+//
+// Reads securityContext.seLinuxOptions of each container; a container that sets it replaces the
+// pod's options whole, otherwise the pod's apply. Containers with no options are not recorded
+// (the runtime assigns a context). Distinct option sets join by union.
+func observeSELinux(pod *Pod, p *Profile) {
+	var found []SELinux
+	for _, c := range pod.Containers {
+		if o := c.SC.SELinuxOptions; o != nil {
+			found = append(found, SELinux{User: o.User, Role: o.Role, Type: o.Type, Level: o.Level})
+		}
+	}
+	p.SELinuxOptions = joinSELinux(p.SELinuxOptions, found)
+}
+
+func joinSELinux(a, b []SELinux) []SELinux {
+	if len(a) == 0 && len(b) == 0 {
+		return nil
+	}
+	out := append(slices.Clone(a), b...)
+	slices.SortFunc(out, func(x, y SELinux) int { return strings.Compare(x.String(), y.String()) })
+	return slices.Compact(out)
+}

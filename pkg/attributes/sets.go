@@ -1,0 +1,26 @@
+package attributes
+
+import (
+	"slices"
+	"sort"
+)
+
+// union returns the sorted union of two sorted, duplicate-free lists.
+func union(a, b []string) []string {
+	if len(a) == 0 && len(b) == 0 {
+		return nil
+	}
+	out := make([]string, 0, len(a)+len(b))
+	out = append(append(out, a...), b...)
+	sort.Strings(out)
+	return slices.Compact(out)
+}
+
+// add inserts v into a sorted, duplicate-free list.
+func add(list []string, v string) []string {
+	i, found := slices.BinarySearch(list, v)
+	if found {
+		return list
+	}
+	return slices.Insert(list, i, v)
+}
