@@ -1,0 +1,48 @@
+package aggregate
+
+import (
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+
+	"github.com/pod-security-advisor/pod-security-advisor/pkg/attributes"
+	"github.com/pod-security-advisor/pod-security-advisor/pkg/owner"
+	"github.com/pod-security-advisor/pod-security-advisor/pkg/pss"
+)
+
+// Observation is what one admitted pod teaches: who it belongs to and what it uses. It holds
+// no env values, args, secret contents or annotations; image and object names only.
+type Observation struct {
+	Namespace      string
+	Owner          owner.Ref
+	ServiceAccount string
+	Images         []string
+	Profile        attributes.Profile
+	Verdict        pss.Verdict
+	Time           time.Time // zero when unknown (offline)
+}
+
+// Observe builds the observation of a pod as the API server admits it, owned by ref.
+func Observe(pod *corev1.Pod, ref owner.Ref, at time.Time) Observation {
+	o := Observation{
+		Namespace:      pod.Namespace,
+		Owner:          ref,
+		ServiceAccount: pod.Spec.ServiceAccountName,
+		Profile:        attributes.Observe(pod),
+		Verdict:        pss.Evaluate(&pod.ObjectMeta, &pod.Spec),
+		Time:           at,
+	}
+	if o.ServiceAccount == "" {
+		o.ServiceAccount = "default"
+	}
+	for _, c := range pod.Spec.InitContainers {
+		o.Images = append(o.Images, c.Image)
+	}
+	for _, c := range pod.Spec.Containers {
+		o.Images = append(o.Images, c.Image)
+	}
+	for _, c := range pod.Spec.EphemeralContainers {
+		o.Images = append(o.Images, c.Image)
+	}
+	return o
+}
