@@ -1,0 +1,174 @@
+package aggregate
+
+import (
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"reflect"
+	"testing"
+	"time"
+
+	"github.com/pod-security-advisor/pod-security-advisor/pkg/attributes"
+	"github.com/pod-security-advisor/pod-security-advisor/pkg/owner"
+	"github.com/pod-security-advisor/pod-security-advisor/pkg/pss"
+)
+
+// randomObservation draws from small pools so that observations overlap and joins matter.
+func randomObservation(r *rand.Rand) Observation {
+	pick := func(pool ...string) string { return pool[r.IntN(len(pool))] }
+	var p attributes.Profile
+	p.HostNetwork = r.IntN(4) == 0
+	p.HostPID = r.IntN(4) == 0
+	p.Privileged = r.IntN(5) == 0
+	p.MayRunAsRoot = r.IntN(2) == 0
+	for range r.IntN(3) {
+		p = attributes.Join(p, attributes.Profile{AddedCapabilities: []string{pick("NET_ADMIN", "SYS_ADMIN", "NET_RAW")}})
+	}
+	p.RunAsUser.Values = p.RunAsUser.Values.Add(int64(r.IntN(4) + 999))
+	p.RunAsUser.Unset = r.IntN(3) == 0
+	p.HostPorts = p.HostPorts.Add(int64(9100 + r.IntN(3)))
+	p.HostPaths = attributes.HostPaths{{Path: pick("/proc", "/sys", "/var/log"), ReadOnly: r.IntN(2) == 0}}
+	p.SeccompProfiles = []string{pick("RuntimeDefault", "Unset", "Localhost/a.json")}
+	var v pss.Verdict
+	if r.IntN(2) == 0 {
+		v.Restricted = []pss.Finding{{ID: "runAsNonRoot", Reason: "runAsNonRoot != true", Details: []string{pick("pod", `container "a"`)}}}
+	}
+	if p.Privileged {
+		f := pss.Finding{ID: "privileged", Reason: "privileged", Details: []string{`container "a"`}}
+		v.Baseline = []pss.Finding{f}
+		v.Restricted = append(v.Restricted, f)
+	}
+	return Observation{
+		Namespace:      pick("web", "monitoring", "batch"),
+		Owner:          owner.Ref{Kind: pick("Deployment", "DaemonSet"), Name: pick("a", "b")},
+		ServiceAccount: pick("default", "agent"),
+		Images:         []string{pick("nginx:1.27", "busybox:1.36", "exporter:v1")},
+		Profile:        p,
+		Verdict:        v,
+		Time:           time.Date(2026, 1, 1, 0, 0, r.IntN(100000), 0, time.UTC),
+	}
+}
+
+// totals replaces per-replica counters by their sum, for comparing aggregates built by
+// different sets of replicas.
+func totals(t *testing.T, a *Aggregate) string {
+	t.Helper()
+	c := New("")
+	c.Merge(a)
+	for _, ns := range c.Namespaces {
+		for _, w := range ns.Workloads {
+			w.Counts = map[string]int64{"all": w.Count()}
+		}
+	}
+	data, err := json.Marshal(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(data)
+}
+
+// TestJoinProperties: any split of the same observations over replicas, any order of adds and
+// merges, and repeated merges all give the same aggregate.
+func TestJoinProperties(t *testing.T) {
+	for seed := range uint64(200) {
+		r := rand.New(rand.NewPCG(seed, 42))
+		obs := make([]Observation, 1+r.IntN(40))
+		for i := range obs {
+			obs[i] = randomObservation(r)
+		}
+		want := New("single")
+		for _, o := range obs {
+			want.Add(o)
+		}
+
+		replicas := make([]*Aggregate, 1+r.IntN(4))
+		for i := range replicas {
+			replicas[i] = New(fmt.Sprintf("replica-%d", i))
+		}
+		for _, i := range r.Perm(len(obs)) {
+			replicas[r.IntN(len(replicas))].Add(obs[i])
+		}
+		// Gossip in a random order, with repeats: every merge must be safe to redo.
+		for range 3 * len(replicas) {
+			a, b := replicas[r.IntN(len(replicas))], replicas[r.IntN(len(replicas))]
+			a.Merge(b)
+		}
+		final := New("reader")
+		for _, i := range r.Perm(len(replicas)) {
+			final.Merge(replicas[i])
+			final.Merge(replicas[i])
+		}
+		if got, exp := totals(t, final), totals(t, want); got != exp {
+			t.Fatalf("seed %d: split aggregate differs\n got %s\nwant %s", seed, got, exp)
+		}
+		// The same split merged in another order is identical, counters included.
+		again := New("reader")
+		for _, i := range r.Perm(len(replicas)) {
+			again.Merge(replicas[i])
+		}
+		if !reflect.DeepEqual(again.Namespaces, final.Namespaces) {
+			t.Fatalf("seed %d: merge order changed the aggregate", seed)
+		}
+	}
+}
+
+func TestAddReportsLearning(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 2))
+	o := randomObservation(r)
+	a := New("r")
+	if !a.Add(o) {
+		t.Fatal("first observation taught nothing")
+	}
+	o.Time = o.Time.Add(time.Hour)
+	if a.Add(o) {
+		t.Error("repeated observation reported as new")
+	}
+	o.Profile.HostIPC = true
+	if !a.Add(o) {
+		t.Error("new allowance not reported")
+	}
+	w := a.Namespaces[o.Namespace].Workloads[o.Owner.Key()]
+	if w.Count() != 3 || !w.LastSeen.Equal(o.Time) || w.FirstSeen.Equal(w.LastSeen) {
+		t.Errorf("count %d first %v last %v", w.Count(), w.FirstSeen, w.LastSeen)
+	}
+	if a.Merge(a) {
+		t.Error("merging itself reported as new")
+	}
+}
+
+func TestJSONRoundTrip(t *testing.T) {
+	r := rand.New(rand.NewPCG(7, 7))
+	a := New("r")
+	for range 50 {
+		a.Add(randomObservation(r))
+	}
+	data, err := json.Marshal(a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b Aggregate
+	if err := json.Unmarshal(data, &b); err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(a.Namespaces, b.Namespaces) {
+		t.Fatal("aggregate changed through JSON")
+	}
+	again, _ := json.Marshal(&b)
+	if string(again) != string(data) {
+		t.Fatal("JSON not stable through a round trip")
+	}
+}
+
+func TestUnmarshalRejectsForeignState(t *testing.T) {
+	for name, doc := range map[string]string{
+		"other version": `{"apiVersion":"pod-security-advisor.io/v2","kind":"Aggregate","namespaces":{}}`,
+		"other kind":    `{"apiVersion":"pod-security-advisor.io/v1","kind":"Policy"}`,
+		"not json":      `{"apiVersion":`,
+		"key mismatch":  `{"apiVersion":"pod-security-advisor.io/v1","kind":"Aggregate","namespaces":{"a":{"workloads":{"Pod/x":{"kind":"Pod","name":"y"}}}}}`,
+	} {
+		var a Aggregate
+		if err := json.Unmarshal([]byte(doc), &a); err == nil {
+			t.Errorf("%s: accepted", name)
+		}
+	}
+}
