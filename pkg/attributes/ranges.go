@@ -2,6 +2,7 @@ package attributes
 
 import (
 	"fmt"
+	"math"
 	"slices"
 	"strings"
 )
@@ -41,7 +42,8 @@ func (rs Ranges) Join(other Ranges) Ranges {
 	out := Ranges{all[0]}
 	for _, r := range all[1:] {
 		last := &out[len(out)-1]
-		if r.Min <= last.Max+1 {
+		// last.Max+1 would wrap at MaxInt64, where nothing can lie above last anyway.
+		if last.Max == math.MaxInt64 || r.Min <= last.Max+1 {
 			last.Max = max(last.Max, r.Max)
 			continue
 		}

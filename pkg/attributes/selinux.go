@@ -1,6 +1,7 @@
 package attributes
 
 import (
+	"cmp"
 	"slices"
 	"strings"
 )
@@ -37,6 +38,11 @@ func joinSELinux(a, b []SELinux) []SELinux {
 		return nil
 	}
 	out := append(slices.Clone(a), b...)
-	slices.SortFunc(out, func(x, y SELinux) int { return strings.Compare(x.String(), y.String()) })
+	slices.SortFunc(out, func(x, y SELinux) int {
+		// Fields may contain ':', so equal strings do not mean equal options: break ties by field.
+		return cmp.Or(strings.Compare(x.String(), y.String()),
+			strings.Compare(x.User, y.User), strings.Compare(x.Role, y.Role),
+			strings.Compare(x.Type, y.Type), strings.Compare(x.Level, y.Level))
+	})
 	return slices.Compact(out)
 }
