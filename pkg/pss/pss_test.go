@@ -7,6 +7,7 @@ import (
 	"k8s.io/pod-security-admission/policy"
 
 	"github.com/pod-security-advisor/pod-security-advisor/internal/psafixtures"
+	"github.com/pod-security-advisor/pod-security-advisor/pkg/defaulting"
 )
 
 // TestAgreesWithEvaluator checks that running the checks one at a time gives the same level as
@@ -30,6 +31,8 @@ func TestAgreesWithEvaluator(t *testing.T) {
 		return true
 	}
 	for _, f := range fixtures {
+		// The fixtures are labelled as the API server admits them, after defaulting.
+		defaulting.Apply(f.Pod)
 		v := Evaluate(&f.Pod.ObjectMeta, &f.Pod.Spec)
 		want := psaapi.LevelPrivileged
 		switch {

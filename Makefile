@@ -1,0 +1,30 @@
+# pod-security-advisor — see README.md.
+GO      ?= go
+BIN     := bin/pod-security-advisor
+FUZZTIME ?= 30s
+
+.PHONY: build test fuzz demo clean
+
+build:
+	$(GO) build -o $(BIN) ./cmd/webhook
+
+# Unit tests, vet included; the offline PSA fixture tests read the module cache.
+test:
+	$(GO) vet ./...
+	$(GO) test ./...
+
+# Longer fuzzing of pod observation: make fuzz FUZZTIME=10m
+fuzz:
+	$(GO) test ./pkg/attributes -run '^$$' -fuzz FuzzObserve -fuzztime $(FUZZTIME)
+
+# Offline demo: learn from the example manifests and print each policy format.
+demo: build
+	@for f in pss vap psp report; do \
+		echo "### $(BIN) convert -f examples/ --format $$f"; \
+		$(BIN) convert -f examples/ --format $$f || exit 1; \
+	done
+
+clean:
+	rm -rf bin
+
+-include e2e/e2e.mk
