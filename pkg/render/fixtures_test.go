@@ -1,0 +1,152 @@
+package render
+
+import (
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/pod-security-advisor/pod-security-advisor/pkg/aggregate"
+	"github.com/pod-security-advisor/pod-security-advisor/pkg/owner"
+)
+
+func ptr[T any](v T) *T { return &v }
+
+// seen is one admitted pod, as the webhook would record it.
+type seen struct {
+	pod *corev1.Pod
+	ref owner.Ref
+	at  time.Time
+}
+
+var t0 = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+
+// saToken is the projected volume the ServiceAccount admission plugin adds to every pod.
+var saToken = corev1.Volume{Name: "kube-api-access-abcde", VolumeSource: corev1.VolumeSource{Projected: &corev1.ProjectedVolumeSource{
+	Sources: []corev1.VolumeProjection{{ServiceAccountToken: &corev1.ServiceAccountTokenProjection{Path: "token"}}},
+}}}
+
+var tokenMount = corev1.VolumeMount{Name: saToken.Name, MountPath: "/var/run/secrets/kubernetes.io/serviceaccount", ReadOnly: true}
+
+// webPod is a restricted web server: non-root, no privilege escalation, drops ALL, read-only
+// root filesystem, RuntimeDefault seccomp.
+func webPod(sa string) *corev1.Pod {
+	return &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Namespace: "web", Name: "web-7d4b9c-x1"},
+		Spec: corev1.PodSpec{
+			ServiceAccountName: sa,
+			SecurityContext: &corev1.PodSecurityContext{
+				RunAsNonRoot:   ptr(true),
+				RunAsUser:      ptr(int64(1000)),
+				RunAsGroup:     ptr(int64(1000)),
+				FSGroup:        ptr(int64(2000)),
+				SeccompProfile: &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault},
+			},
+			Containers: []corev1.Container{{
+				Name:  "nginx",
+				Image: "nginxinc/nginx-unprivileged:1.27",
+				Ports: []corev1.ContainerPort{{ContainerPort: 8080}},
+				SecurityContext: &corev1.SecurityContext{
+					AllowPrivilegeEscalation: ptr(false),
+					ReadOnlyRootFilesystem:   ptr(true),
+					Capabilities:             &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}, Add: []corev1.Capability{"NET_BIND_SERVICE"}},
+				},
+				ReadinessProbe: &corev1.Probe{ProbeHandler: corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: "/healthz"}}},
+				VolumeMounts: []corev1.VolumeMount{
+					{Name: "config", MountPath: "/etc/nginx/conf.d", ReadOnly: true},
+					{Name: "cache", MountPath: "/var/cache/nginx"},
+					tokenMount,
+				},
+			}},
+			Volumes: []corev1.Volume{
+				{Name: "config", VolumeSource: corev1.VolumeSource{ConfigMap: &corev1.ConfigMapVolumeSource{LocalObjectReference: corev1.LocalObjectReference{Name: "web"}}}},
+				{Name: "cache", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}},
+				saToken,
+			},
+		},
+	}
+}
+
+// nodeExporterPod shares the host's network and PID namespaces, binds host port 9100 and reads
+// /proc and /sys from the host.
+func nodeExporterPod() *corev1.Pod {
+	return &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Namespace: "monitoring", Name: "node-exporter-abcde"},
+		Spec: corev1.PodSpec{
+			ServiceAccountName: "node-exporter",
+			HostNetwork:        true,
+			HostPID:            true,
+			SecurityContext: &corev1.PodSecurityContext{
+				RunAsNonRoot: ptr(true),
+				RunAsUser:    ptr(int64(65534)),
+			},
+			Containers: []corev1.Container{{
+				Name:  "node-exporter",
+				Image: "quay.io/prometheus/node-exporter:v1.9.0",
+				Args:  []string{"--path.procfs=/host/proc", "--path.sysfs=/host/sys"},
+				// The API server sets hostPort to containerPort for hostNetwork pods.
+				Ports: []corev1.ContainerPort{{ContainerPort: 9100, HostPort: 9100}},
+				SecurityContext: &corev1.SecurityContext{
+					AllowPrivilegeEscalation: ptr(false),
+					ReadOnlyRootFilesystem:   ptr(true),
+				},
+				LivenessProbe: &corev1.Probe{ProbeHandler: corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: "/", Host: "127.0.0.1"}}},
+				VolumeMounts: []corev1.VolumeMount{
+					{Name: "proc", MountPath: "/host/proc", ReadOnly: true},
+					{Name: "sys", MountPath: "/host/sys", ReadOnly: true},
+					tokenMount,
+				},
+			}},
+			Volumes: []corev1.Volume{
+				{Name: "proc", VolumeSource: corev1.VolumeSource{HostPath: &corev1.HostPathVolumeSource{Path: "/proc"}}},
+				{Name: "sys", VolumeSource: corev1.VolumeSource{HostPath: &corev1.HostPathVolumeSource{Path: "/sys"}}},
+				saToken,
+			},
+		},
+	}
+}
+
+// migratePod is a Job that runs as root and writes to a host directory.
+func migratePod() *corev1.Pod {
+	return &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Namespace: "web", Name: "db-migrate-x2"},
+		Spec: corev1.PodSpec{
+			ServiceAccountName: "migrator",
+			SecurityContext:    &corev1.PodSecurityContext{RunAsUser: ptr(int64(0))},
+			InitContainers: []corev1.Container{{
+				Name: "wait", Image: "busybox:1.36",
+			}},
+			Containers: []corev1.Container{{
+				Name:         "migrate",
+				Image:        "example.com/db-migrate:2.1",
+				VolumeMounts: []corev1.VolumeMount{{Name: "data", MountPath: "/data"}, tokenMount},
+			}},
+			Volumes: []corev1.Volume{
+				{Name: "data", VolumeSource: corev1.VolumeSource{HostPath: &corev1.HostPathVolumeSource{Path: "/var/lib/app/"}}},
+				saToken,
+			},
+		},
+	}
+}
+
+// realistic is what a small cluster teaches: a restricted Deployment (seen under two service
+// accounts across a rollout), a node-exporter DaemonSet and a root Job.
+func realistic() []seen {
+	return []seen{
+		{webPod("default"), owner.Ref{Kind: "Deployment", Name: "web"}, t0},
+		{webPod("frontend"), owner.Ref{Kind: "Deployment", Name: "web"}, t0.Add(2 * time.Hour)},
+		{webPod("frontend"), owner.Ref{Kind: "Deployment", Name: "web"}, t0.Add(3 * time.Hour)},
+		{nodeExporterPod(), owner.Ref{Kind: "DaemonSet", Name: "node-exporter"}, t0.Add(time.Minute)},
+		{nodeExporterPod(), owner.Ref{Kind: "DaemonSet", Name: "node-exporter"}, t0.Add(time.Minute)},
+		{migratePod(), owner.Ref{Kind: "Job", Name: "db-migrate"}, t0.Add(30 * time.Minute)},
+	}
+}
+
+// build adds the observations in order to a fresh aggregate.
+func build(obs []seen) *aggregate.Aggregate {
+	agg := aggregate.New("advisor-0")
+	for _, o := range obs {
+		agg.Add(aggregate.Observe(o.pod, o.ref, o.at))
+	}
+	return agg
+}

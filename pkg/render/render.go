@@ -1,0 +1,102 @@
+// Package render turns an aggregate (what workloads were observed to need) into policies people
+// can apply: Pod Security Standards namespace labels, ValidatingAdmissionPolicies, legacy
+// PodSecurityPolicies, and a JSON evidence report.
+//
+// Output is deterministic: units, lists and map keys are sorted, object names derive only from
+// namespace and service account names, and nothing carries a timestamp but the evidence.
+package render
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+
+	"github.com/pod-security-advisor/pod-security-advisor/pkg/aggregate"
+)
+
+// Format names.
+const (
+	FormatPSS       = "pss"
+	FormatVAP       = "vap"
+	FormatPSP       = "psp"
+	FormatReport    = "report"
+	FormatAggregate = "aggregate"
+)
+
+// Formats and Scopes list the accepted values of Options.Format and Options.Scope.
+var (
+	Formats = []string{FormatPSS, FormatVAP, FormatPSP, FormatReport, FormatAggregate}
+	Scopes  = []string{ScopeCluster, ScopeNamespace, ScopeServiceAccount}
+)
+
+// Options choose what Render writes.
+type Options struct {
+	Format string // one of Formats
+	// Scope is what one policy object covers: the whole cluster, a namespace (the default), or
+	// a service account of a namespace. PSS labels, the report and the aggregate ignore it.
+	Scope string
+	// Enforce binds VAPs with validationActions [Deny] instead of [Warn, Audit].
+	Enforce bool
+}
+
+// Render writes the aggregate in the chosen format.
+func Render(w io.Writer, agg *aggregate.Aggregate, opts Options) error {
+	unknownFormat := fmt.Errorf("unknown format %q (valid: %s)", opts.Format, strings.Join(Formats, ", "))
+	if !slices.Contains(Formats, opts.Format) {
+		return unknownFormat
+	}
+	scope := opts.Scope
+	if scope == "" {
+		scope = ScopeNamespace
+	}
+	if !slices.Contains(Scopes, scope) {
+		return fmt.Errorf("unknown scope %q (valid: %s)", opts.Scope, strings.Join(Scopes, ", "))
+	}
+	if agg == nil {
+		agg = aggregate.New("")
+	}
+	switch opts.Format {
+	case FormatPSS:
+		return renderPSS(w, agg)
+	case FormatVAP:
+		return renderVAP(w, units(agg, scope), scope, opts.Enforce)
+	case FormatPSP:
+		return renderPSP(w, units(agg, scope), scope)
+	case FormatReport:
+		return writeJSON(w, report(agg))
+	case FormatAggregate:
+		return writeJSON(w, agg)
+	}
+	return unknownFormat
+}
+
+// writeJSON writes v indented by two spaces, with a trailing newline.
+func writeJSON(w io.Writer, v any) error {
+	data, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return err
+	}
+	_, err = w.Write(append(data, '\n'))
+	return err
+}
+
+func scopeNoun(scope string) string {
+	switch scope {
+	case ScopeCluster:
+		return "cluster"
+	case ScopeServiceAccount:
+		return "service account of each namespace"
+	}
+	return "namespace"
+}
+
+// evidenceComment names the workloads a unit was learned from, for the comment above its policy.
+func evidenceComment(u *unit) []string {
+	lines := []string{fmt.Sprintf("Learned %s from %s:", u.where(), plural(len(u.Workloads), "workload"))}
+	for _, e := range u.Workloads {
+		lines = append(lines, fmt.Sprintf("  %s/%s (service accounts: %s)", e.Namespace, e.Ref, strings.Join(e.ServiceAccounts, ", ")))
+	}
+	return lines
+}

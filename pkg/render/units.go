@@ -1,0 +1,157 @@
+package render
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"slices"
+	"strings"
+
+	"k8s.io/apimachinery/pkg/util/validation"
+
+	"github.com/pod-security-advisor/pod-security-advisor/pkg/aggregate"
+	"github.com/pod-security-advisor/pod-security-advisor/pkg/attributes"
+	"github.com/pod-security-advisor/pod-security-advisor/pkg/pss"
+)
+
+// Scope names.
+const (
+	ScopeCluster        = "cluster"
+	ScopeNamespace      = "namespace"
+	ScopeServiceAccount = "serviceaccount"
+)
+
+// namePrefix starts every object name we generate.
+const namePrefix = "pod-security-advisor-"
+
+// evidence is one workload counted toward a unit.
+type evidence struct {
+	Namespace string
+	*aggregate.Workload
+}
+
+// unit is what one policy object is learned from: the whole cluster, a namespace, or a
+// service account of a namespace.
+type unit struct {
+	Namespace      string // "" for the cluster
+	ServiceAccount string // "" unless scope is serviceaccount
+	Name           string // object name, a DNS-1123 subdomain
+	Profile        attributes.Profile
+	Verdict        pss.Verdict
+	Workloads      []evidence // sorted by namespace, kind, name
+}
+
+// identity is the unit's unambiguous key ('/' appears in neither namespace nor SA names).
+func (u *unit) identity() string {
+	switch {
+	case u.Namespace == "":
+		return ScopeCluster
+	case u.ServiceAccount == "":
+		return u.Namespace
+	}
+	return u.Namespace + "/" + u.ServiceAccount
+}
+
+// where says which pods the unit covers, for messages: "in namespace web".
+func (u *unit) where() string {
+	switch {
+	case u.Namespace == "":
+		return "in the cluster"
+	case u.ServiceAccount == "":
+		return "in namespace " + u.Namespace
+	}
+	return fmt.Sprintf("in namespace %s with service account %s", u.Namespace, u.ServiceAccount)
+}
+
+// learnedFrom says how much evidence backs the unit: "learned from 3 workloads".
+func (u *unit) learnedFrom() string {
+	return "learned from " + plural(len(u.Workloads), "workload")
+}
+
+func plural(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
+}
+
+// units splits the aggregate into the units of a scope, sorted by identity, each with its
+// joined profile and verdict. A workload seen with several service accounts counts toward each.
+func units(agg *aggregate.Aggregate, scope string) []*unit {
+	byID := map[string]*unit{}
+	var order []string
+	add := func(ns, sa string, w *aggregate.Workload) {
+		u := &unit{Namespace: ns, ServiceAccount: sa}
+		id := u.identity()
+		if prev, ok := byID[id]; ok {
+			u = prev
+		} else {
+			byID[id] = u
+			order = append(order, id)
+		}
+		u.Profile = attributes.Join(u.Profile, w.Profile)
+		u.Verdict = pss.Join(u.Verdict, w.PSS)
+		u.Workloads = append(u.Workloads, evidence{Namespace: ns, Workload: w})
+	}
+	for _, ns := range agg.NamespaceNames() {
+		for _, w := range agg.Namespaces[ns].Sorted() {
+			switch scope {
+			case ScopeCluster:
+				add("", "", w)
+			case ScopeNamespace:
+				add(ns, "", w)
+			case ScopeServiceAccount:
+				for _, sa := range w.ServiceAccounts {
+					add(ns, sa, w)
+				}
+			}
+		}
+	}
+	slices.Sort(order)
+	out := make([]*unit, len(order))
+	for i, id := range order {
+		out[i] = byID[id]
+	}
+	nameUnits(out)
+	return out
+}
+
+// nameUnits gives each unit its object name: pod-security-advisor-<cluster|ns|ns-sa>. A name
+// that is too long, not a DNS-1123 subdomain, or shared by two units ("a-b"/"c" and "a"/"b-c")
+// is cut and suffixed with a hash of the unit's identity, so it stays unique and stable.
+func nameUnits(us []*unit) {
+	plain := make([]string, len(us))
+	count := map[string]int{}
+	for i, u := range us {
+		plain[i] = namePrefix + strings.ReplaceAll(u.identity(), "/", "-")
+		count[plain[i]]++
+	}
+	for i, u := range us {
+		u.Name = plain[i]
+		if count[plain[i]] > 1 || len(validation.IsDNS1123Subdomain(plain[i])) > 0 {
+			u.Name = hashedName(plain[i], u.identity())
+		}
+	}
+}
+
+// hashedName makes a valid DNS-1123 subdomain of at most 253 characters from name, ending in
+// the first 8 hex digits of sha256(identity). Only [a-z0-9-] is kept (dots could leave empty
+// labels after cutting), so the result is one valid label sequence whatever name held.
+func hashedName(name, identity string) string {
+	sum := sha256.Sum256([]byte(identity))
+	suffix := "-" + hex.EncodeToString(sum[:])[:8]
+	var b strings.Builder
+	for _, r := range strings.ToLower(name) {
+		if r >= 'a' && r <= 'z' || r >= '0' && r <= '9' {
+			b.WriteRune(r)
+		} else {
+			b.WriteByte('-')
+		}
+	}
+	cut := b.String()
+	if max := validation.DNS1123SubdomainMaxLength - len(suffix); len(cut) > max {
+		cut = cut[:max]
+	}
+	// The name must end alphanumeric before the suffix; the prefix guarantees something is left.
+	return strings.TrimRight(cut, "-") + suffix
+}

@@ -1,0 +1,87 @@
+package render
+
+import (
+	"io"
+
+	admv1 "k8s.io/api/admissionregistration/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// renderVAP writes a ValidatingAdmissionPolicy and its binding per unit. Each learned
+// restriction is one validation, so a denied pod's message names the privilege it asked for
+// and how the policy learned that nobody needed it.
+func renderVAP(w io.Writer, us []*unit, scope string, enforce bool) error {
+	s := &stream{w: w}
+	s.comment(
+		"ValidatingAdmissionPolicies learned by pod-security-advisor, one per "+scopeNoun(scope)+".",
+		"Each admits the pods it was learned from and denies anything more privileged.",
+	)
+	actions := []admv1.ValidationAction{admv1.Warn, admv1.Audit}
+	if enforce {
+		actions = []admv1.ValidationAction{admv1.Deny}
+	}
+	for _, u := range us {
+		s.doc(vapPolicy(u), evidenceComment(u)...)
+		s.doc(vapBinding(u, actions))
+	}
+	return s.err
+}
+
+func vapPolicy(u *unit) *admv1.ValidatingAdmissionPolicy {
+	rs, vars := restrictions(u.Profile)
+	fail := admv1.Fail
+	reason := metav1.StatusReasonForbidden
+	p := &admv1.ValidatingAdmissionPolicy{
+		TypeMeta:   metav1.TypeMeta{APIVersion: admv1.SchemeGroupVersion.String(), Kind: "ValidatingAdmissionPolicy"},
+		ObjectMeta: metav1.ObjectMeta{Name: u.Name},
+		Spec: admv1.ValidatingAdmissionPolicySpec{
+			FailurePolicy: &fail,
+			MatchConstraints: &admv1.MatchResources{ResourceRules: []admv1.NamedRuleWithOperations{{
+				RuleWithOperations: admv1.RuleWithOperations{
+					Operations: []admv1.OperationType{admv1.Create, admv1.Update},
+					Rule: admv1.Rule{
+						APIGroups:   []string{""},
+						APIVersions: []string{"v1"},
+						Resources:   []string{"pods", "pods/ephemeralcontainers"},
+					},
+				},
+			}}},
+		},
+	}
+	if u.ServiceAccount != "" {
+		// The ServiceAccount admission plugin fills in "default" before validating admission;
+		// the fallback only keeps the expression safe.
+		p.Spec.MatchConditions = []admv1.MatchCondition{{
+			Name:       "service-account",
+			Expression: "(has(object.spec.serviceAccountName) ? object.spec.serviceAccountName : 'default') == " + quote(u.ServiceAccount),
+		}}
+	}
+	for _, v := range vars {
+		p.Spec.Variables = append(p.Spec.Variables, admv1.Variable{Name: v.name, Expression: v.expr})
+	}
+	for _, r := range rs {
+		p.Spec.Validations = append(p.Spec.Validations, admv1.Validation{
+			Expression: r.expr,
+			Message:    r.message(u),
+			Reason:     &reason,
+		})
+	}
+	return p
+}
+
+func vapBinding(u *unit, actions []admv1.ValidationAction) *admv1.ValidatingAdmissionPolicyBinding {
+	b := &admv1.ValidatingAdmissionPolicyBinding{
+		TypeMeta:   metav1.TypeMeta{APIVersion: admv1.SchemeGroupVersion.String(), Kind: "ValidatingAdmissionPolicyBinding"},
+		ObjectMeta: metav1.ObjectMeta{Name: u.Name},
+		Spec: admv1.ValidatingAdmissionPolicyBindingSpec{
+			PolicyName:        u.Name,
+			ValidationActions: actions,
+		},
+	}
+	if u.Namespace != "" {
+		b.Spec.MatchResources = &admv1.MatchResources{NamespaceSelector: &metav1.LabelSelector{
+			MatchLabels: map[string]string{"kubernetes.io/metadata.name": u.Namespace},
+		}}
+	}
+	return b
+}
