@@ -27,9 +27,16 @@ const APIVersion = "pod-security-advisor.io/v1"
 // Aggregate is everything learned, per namespace.
 type Aggregate struct {
 	// Replica names the process that adds observations here; its counter entries are its own.
-	Replica    string
-	Namespaces map[string]*Namespace
+	Replica string
+	// MaxWorkloads bounds memory: past it, a new workload's evidence joins its namespace's
+	// Overflow record instead of a record of its own. Allowances are never dropped. 0: no bound.
+	MaxWorkloads int
+	Namespaces   map[string]*Namespace
+	workloads    int
 }
+
+// Overflow is the record that holds workloads beyond MaxWorkloads.
+var Overflow = owner.Ref{Kind: "Overflow", Name: "workloads-beyond-max-workloads"}
 
 // Namespace holds the workloads of one namespace, keyed by Ref.Key().
 type Namespace struct {
@@ -66,11 +73,12 @@ func New(replica string) *Aggregate {
 // change other than the counter and last-seen time), which is what makes a flush worthwhile.
 func (a *Aggregate) Add(o Observation) bool {
 	ns := a.namespace(o.Namespace)
-	key := o.Owner.Key()
-	w, ok := ns.Workloads[key]
+	ref := a.slot(ns, o.Owner)
+	w, ok := ns.Workloads[ref.Key()]
 	if !ok {
-		w = &Workload{Ref: o.Owner, Counts: map[string]int64{}}
-		ns.Workloads[key] = w
+		w = &Workload{Ref: ref, Counts: map[string]int64{}}
+		ns.Workloads[ref.Key()] = w
+		a.workloads++
 	}
 	at := o.Time.UTC().Truncate(time.Second)
 	learned := !ok
@@ -97,10 +105,15 @@ func (a *Aggregate) Merge(other *Aggregate) bool {
 	learned := false
 	for _, name := range slices.Sorted(maps.Keys(other.Namespaces)) {
 		ns := a.namespace(name)
-		for key, ow := range other.Namespaces[name].Workloads {
-			w, ok := ns.Workloads[key]
+		for _, key := range slices.Sorted(maps.Keys(other.Namespaces[name].Workloads)) {
+			ow := other.Namespaces[name].Workloads[key]
+			ref := a.slot(ns, ow.Ref)
+			w, ok := ns.Workloads[ref.Key()]
 			if !ok {
-				ns.Workloads[key] = ow.clone()
+				w = ow.clone()
+				w.Ref = ref
+				ns.Workloads[ref.Key()] = w
+				a.workloads++
 				learned = true
 				continue
 			}
@@ -139,6 +152,15 @@ func (w *Workload) clone() *Workload {
 		c.Counts = map[string]int64{}
 	}
 	return &c
+}
+
+// slot returns where a workload's evidence goes: its own record, or the namespace's overflow
+// record once MaxWorkloads records exist.
+func (a *Aggregate) slot(ns *Namespace, ref owner.Ref) owner.Ref {
+	if _, ok := ns.Workloads[ref.Key()]; ok || a.MaxWorkloads <= 0 || a.workloads < a.MaxWorkloads {
+		return ref
+	}
+	return Overflow
 }
 
 func (a *Aggregate) namespace(name string) *Namespace {
@@ -198,6 +220,7 @@ func (a *Aggregate) UnmarshalJSON(data []byte) error {
 		return fmt.Errorf("unsupported state: apiVersion %q kind %q (want %q Aggregate)", doc.APIVersion, doc.Kind, APIVersion)
 	}
 	a.Namespaces = doc.Namespaces
+	a.workloads = 0
 	if a.Namespaces == nil {
 		a.Namespaces = map[string]*Namespace{}
 	}
@@ -213,7 +236,11 @@ func (a *Aggregate) UnmarshalJSON(data []byte) error {
 			if w.Counts == nil {
 				w.Counts = map[string]int64{}
 			}
+			a.workloads++
 		}
 	}
 	return nil
 }
+
+// Workloads returns the number of workload records.
+func (a *Aggregate) Workloads() int { return a.workloads }

@@ -172,3 +172,37 @@ func TestUnmarshalRejectsForeignState(t *testing.T) {
 		}
 	}
 }
+
+// TestMaxWorkloads: past the bound, new workloads join the overflow record and no allowance is lost.
+func TestMaxWorkloads(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 3))
+	unbounded, bounded := New("r"), New("r")
+	bounded.MaxWorkloads = 4
+	for range 200 {
+		o := randomObservation(r)
+		o.Owner.Name = fmt.Sprintf("w%d", r.IntN(50))
+		unbounded.Add(o)
+		bounded.Add(o)
+	}
+	if n := bounded.Workloads(); n > 4+len(bounded.Namespaces) {
+		t.Fatalf("%d records with MaxWorkloads 4", n)
+	}
+	for name, ns := range unbounded.Namespaces {
+		var want, got attributes.Profile
+		for _, w := range ns.Workloads {
+			want = attributes.Join(want, w.Profile)
+		}
+		for _, w := range bounded.Namespaces[name].Workloads {
+			got = attributes.Join(got, w.Profile)
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("namespace %s: allowances lost by the bound", name)
+		}
+	}
+	merged := New("m")
+	merged.MaxWorkloads = 2
+	merged.Merge(unbounded)
+	if merged.Workloads() > 2+len(merged.Namespaces) {
+		t.Errorf("merge ignores the bound: %d records", merged.Workloads())
+	}
+}
