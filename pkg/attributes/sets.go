@@ -10,6 +10,10 @@ func union(a, b []string) []string {
 	if len(a) == 0 && len(b) == 0 {
 		return nil
 	}
+	// The common case on the admission path: nothing new. Return a without allocating.
+	if subset(b, a) {
+		return a
+	}
 	out := make([]string, 0, len(a)+len(b))
 	out = append(append(out, a...), b...)
 	sort.Strings(out)
@@ -23,4 +27,14 @@ func add(list []string, v string) []string {
 		return list
 	}
 	return slices.Insert(list, i, v)
+}
+
+// subset reports whether every element of sorted b is in sorted a.
+func subset(b, a []string) bool {
+	for _, v := range b {
+		if _, found := slices.BinarySearch(a, v); !found {
+			return false
+		}
+	}
+	return true
 }

@@ -116,21 +116,22 @@ func mustChecks() []check {
 	return out
 }
 
-// Evaluate returns the verdict of one pod at the latest policy version.
+// Evaluate returns the verdict of one pod at the latest policy version. Each check runs once:
+// a baseline check's result holds at restricted too, unless a restricted check replaces it.
 func Evaluate(meta *metav1.ObjectMeta, spec *corev1.PodSpec) Verdict {
 	var v Verdict
 	for _, c := range checks {
+		f, failed := run(c, c.level, meta, spec)
+		if !failed {
+			continue
+		}
 		if c.level == psaapi.LevelBaseline {
-			if f, failed := run(c, psaapi.LevelBaseline, meta, spec); failed {
-				v.Baseline = append(v.Baseline, f)
-			}
+			v.Baseline = append(v.Baseline, f)
 			if c.overriden {
 				continue
 			}
 		}
-		if f, failed := run(c, psaapi.LevelRestricted, meta, spec); failed {
-			v.Restricted = append(v.Restricted, f)
-		}
+		v.Restricted = append(v.Restricted, f)
 	}
 	return v
 }
