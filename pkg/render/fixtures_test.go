@@ -7,6 +7,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/pod-security-advisor/pod-security-advisor/pkg/aggregate"
+	"github.com/pod-security-advisor/pod-security-advisor/pkg/defaulting"
 	"github.com/pod-security-advisor/pod-security-advisor/pkg/owner"
 )
 
@@ -20,13 +21,6 @@ type seen struct {
 }
 
 var t0 = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
-
-// saToken is the projected volume the ServiceAccount admission plugin adds to every pod.
-var saToken = corev1.Volume{Name: "kube-api-access-abcde", VolumeSource: corev1.VolumeSource{Projected: &corev1.ProjectedVolumeSource{
-	Sources: []corev1.VolumeProjection{{ServiceAccountToken: &corev1.ServiceAccountTokenProjection{Path: "token"}}},
-}}}
-
-var tokenMount = corev1.VolumeMount{Name: saToken.Name, MountPath: "/var/run/secrets/kubernetes.io/serviceaccount", ReadOnly: true}
 
 // webPod is a restricted web server: non-root, no privilege escalation, drops ALL, read-only
 // root filesystem, RuntimeDefault seccomp.
@@ -55,13 +49,11 @@ func webPod(sa string) *corev1.Pod {
 				VolumeMounts: []corev1.VolumeMount{
 					{Name: "config", MountPath: "/etc/nginx/conf.d", ReadOnly: true},
 					{Name: "cache", MountPath: "/var/cache/nginx"},
-					tokenMount,
 				},
 			}},
 			Volumes: []corev1.Volume{
 				{Name: "config", VolumeSource: corev1.VolumeSource{ConfigMap: &corev1.ConfigMapVolumeSource{LocalObjectReference: corev1.LocalObjectReference{Name: "web"}}}},
 				{Name: "cache", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}},
-				saToken,
 			},
 		},
 	}
@@ -85,7 +77,7 @@ func nodeExporterPod() *corev1.Pod {
 				Image: "quay.io/prometheus/node-exporter:v1.9.0",
 				Args:  []string{"--path.procfs=/host/proc", "--path.sysfs=/host/sys"},
 				// The API server sets hostPort to containerPort for hostNetwork pods.
-				Ports: []corev1.ContainerPort{{ContainerPort: 9100, HostPort: 9100}},
+				Ports: []corev1.ContainerPort{{ContainerPort: 9100}},
 				SecurityContext: &corev1.SecurityContext{
 					AllowPrivilegeEscalation: ptr(false),
 					ReadOnlyRootFilesystem:   ptr(true),
@@ -94,13 +86,11 @@ func nodeExporterPod() *corev1.Pod {
 				VolumeMounts: []corev1.VolumeMount{
 					{Name: "proc", MountPath: "/host/proc", ReadOnly: true},
 					{Name: "sys", MountPath: "/host/sys", ReadOnly: true},
-					tokenMount,
 				},
 			}},
 			Volumes: []corev1.Volume{
 				{Name: "proc", VolumeSource: corev1.VolumeSource{HostPath: &corev1.HostPathVolumeSource{Path: "/proc"}}},
 				{Name: "sys", VolumeSource: corev1.VolumeSource{HostPath: &corev1.HostPathVolumeSource{Path: "/sys"}}},
-				saToken,
 			},
 		},
 	}
@@ -119,11 +109,10 @@ func migratePod() *corev1.Pod {
 			Containers: []corev1.Container{{
 				Name:         "migrate",
 				Image:        "example.com/db-migrate:2.1",
-				VolumeMounts: []corev1.VolumeMount{{Name: "data", MountPath: "/data"}, tokenMount},
+				VolumeMounts: []corev1.VolumeMount{{Name: "data", MountPath: "/data"}},
 			}},
 			Volumes: []corev1.Volume{
 				{Name: "data", VolumeSource: corev1.VolumeSource{HostPath: &corev1.HostPathVolumeSource{Path: "/var/lib/app/"}}},
-				saToken,
 			},
 		},
 	}
@@ -142,11 +131,14 @@ func realistic() []seen {
 	}
 }
 
-// build adds the observations in order to a fresh aggregate.
+// build adds the observations in order to a fresh aggregate, each pod as the API server
+// admits it (service-account token volume, host ports of hostNetwork pods, …).
 func build(obs []seen) *aggregate.Aggregate {
 	agg := aggregate.New("advisor-0")
 	for _, o := range obs {
-		agg.Add(aggregate.Observe(o.pod, o.ref, o.at))
+		pod := o.pod.DeepCopy()
+		defaulting.Apply(pod)
+		agg.Add(aggregate.Observe(pod, o.ref, o.at))
 	}
 	return agg
 }

@@ -94,7 +94,8 @@ func scopeNoun(scope string) string {
 
 // evidenceComment names the workloads a unit was learned from, for the comment above its policy.
 func evidenceComment(u *unit) []string {
-	lines := []string{fmt.Sprintf("Learned %s from %s:", u.where(), plural(len(u.Workloads), "workload"))}
+	lines := []string{fmt.Sprintf("Learned %s from %s (Pod Security Standards level %s):",
+		u.where(), plural(len(u.Workloads), "workload"), u.Verdict.Level())}
 	for _, e := range u.Workloads {
 		lines = append(lines, fmt.Sprintf("  %s/%s (service accounts: %s)", e.Namespace, e.Ref, strings.Join(e.ServiceAccounts, ", ")))
 	}
