@@ -57,7 +57,7 @@ func renderPSS(w io.Writer, agg *aggregate.Aggregate) error {
 // blockingComment says which workloads keep the namespace from the next level, and why.
 func blockingComment(ns string, level psaapi.Level, workloads []*aggregate.Workload) []string {
 	if level == psaapi.LevelRestricted {
-		return []string{fmt.Sprintf("Namespace %s: all %s pass restricted.", ns, plural(len(workloads), "observed workload"))}
+		return []string{fmt.Sprintf("Namespace %s: restricted already (learned from %s).", ns, plural(len(workloads), "workload"))}
 	}
 	lines := []string{fmt.Sprintf("Namespace %s: %s; blocking %s:", ns, level, pss.Next(level))}
 	for _, wl := range workloads {

@@ -21,17 +21,19 @@ type restriction struct {
 	none    string   // what no observed pod does, said when learned is empty: "uses hostPID"
 }
 
-// message is the restriction's static message: what was learned, and from how much.
+// message is the restriction's static message: what was learned, and from how much. The API
+// server rejects messages with line breaks, so any in learned values become spaces.
 func (r restriction) message(u *unit) string {
 	if len(r.learned) == 0 {
 		return fmt.Sprintf("no observed pod %s %s; %s", u.where(), r.none, u.learnedFrom())
 	}
-	const shown = 8
+	const shown = 8 // the list is in the policy's evidence; keep messages short
 	words := r.learned
 	if len(words) > shown {
 		words = append(slices.Clone(words[:shown]), fmt.Sprintf("and %d more", len(r.learned)-shown))
 	}
-	return fmt.Sprintf("observed pods %s only use %s; %s", u.where(), strings.Join(words, ", "), u.learnedFrom())
+	msg := fmt.Sprintf("observed pods %s only use %s; %s", u.where(), strings.Join(words, ", "), u.learnedFrom())
+	return strings.NewReplacer("\r\n", " ", "\n", " ", "\r", " ").Replace(msg)
 }
 
 // readOnlyHostPathVolumes names the variable listing the pod's volumes of read-only host paths.
