@@ -1,7 +1,6 @@
 package attributes
 
 import (
-	"path"
 	"slices"
 	"strings"
 )
@@ -20,8 +19,9 @@ type HostPaths []HostPath
 //
 // Reads spec.volumes[*].hostPath.path and the volumeMounts of every container that mount those
 // volumes. A path is read-only only if every mount of it is readOnly; a hostPath volume no
-// container mounts still counts (read-only, since nothing writes through it). Paths are cleaned
-// ("/var/log/" is "/var/log"). Joins per path, readOnly by AND: one writer makes the path writable.
+// container mounts still counts (read-only, since nothing writes through it). Paths are kept as
+// written: a policy compares them as written too, and cannot clean them. Joins per path,
+// readOnly by AND: one writer makes the path writable.
 func observeHostPaths(pod *Pod, p *Profile) {
 	writable := map[string]bool{}
 	for _, c := range pod.Containers {
@@ -36,16 +36,9 @@ func observeHostPaths(pod *Pod, p *Profile) {
 		if v.HostPath == nil {
 			continue
 		}
-		found = append(found, HostPath{Path: cleanHostPath(v.HostPath.Path), ReadOnly: !writable[v.Name]})
+		found = append(found, HostPath{Path: v.HostPath.Path, ReadOnly: !writable[v.Name]})
 	}
 	p.HostPaths = p.HostPaths.Join(found)
-}
-
-func cleanHostPath(p string) string {
-	if strings.TrimSpace(p) == "" {
-		return p
-	}
-	return path.Clean(p)
 }
 
 // Join returns the paths of both, each read-only only if read-only in both.

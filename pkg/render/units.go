@@ -80,8 +80,9 @@ func plural(n int, noun string) string {
 func units(agg *aggregate.Aggregate, scope string) []*unit {
 	byID := map[string]*unit{}
 	var order []string
-	add := func(ns, sa string, w *aggregate.Workload) {
-		u := &unit{Namespace: ns, ServiceAccount: sa}
+	// add counts workload w of namespace ns toward the unit (unitNS, sa).
+	add := func(unitNS, sa, ns string, w *aggregate.Workload) {
+		u := &unit{Namespace: unitNS, ServiceAccount: sa}
 		id := u.identity()
 		if prev, ok := byID[id]; ok {
 			u = prev
@@ -97,12 +98,12 @@ func units(agg *aggregate.Aggregate, scope string) []*unit {
 		for _, w := range agg.Namespaces[ns].Sorted() {
 			switch scope {
 			case ScopeCluster:
-				add("", "", w)
+				add("", "", ns, w)
 			case ScopeNamespace:
-				add(ns, "", w)
+				add(ns, "", ns, w)
 			case ScopeServiceAccount:
 				for _, sa := range w.ServiceAccounts {
-					add(ns, sa, w)
+					add(ns, sa, ns, w)
 				}
 			}
 		}

@@ -36,16 +36,13 @@ func vapPolicy(u *unit) *admv1.ValidatingAdmissionPolicy {
 		ObjectMeta: metav1.ObjectMeta{Name: u.Name},
 		Spec: admv1.ValidatingAdmissionPolicySpec{
 			FailurePolicy: &fail,
-			MatchConstraints: &admv1.MatchResources{ResourceRules: []admv1.NamedRuleWithOperations{{
-				RuleWithOperations: admv1.RuleWithOperations{
-					Operations: []admv1.OperationType{admv1.Create, admv1.Update},
-					Rule: admv1.Rule{
-						APIGroups:   []string{""},
-						APIVersions: []string{"v1"},
-						Resources:   []string{"pods", "pods/ephemeralcontainers"},
-					},
-				},
-			}}},
+			// Pods are checked when created, and again when a debug container is added. A plain
+			// pod UPDATE cannot change security fields, and checking it would block label edits on
+			// old pods (Pod Security admission exempts such updates too).
+			MatchConstraints: &admv1.MatchResources{ResourceRules: []admv1.NamedRuleWithOperations{
+				podRule(admv1.Create, "pods"),
+				podRule(admv1.Update, "pods/ephemeralcontainers"),
+			}},
 		},
 	}
 	if u.ServiceAccount != "" {
@@ -84,4 +81,11 @@ func vapBinding(u *unit, actions []admv1.ValidationAction) *admv1.ValidatingAdmi
 		}}
 	}
 	return b
+}
+
+func podRule(op admv1.OperationType, resource string) admv1.NamedRuleWithOperations {
+	return admv1.NamedRuleWithOperations{RuleWithOperations: admv1.RuleWithOperations{
+		Operations: []admv1.OperationType{op},
+		Rule:       admv1.Rule{APIGroups: []string{""}, APIVersions: []string{"v1"}, Resources: []string{resource}},
+	}}
 }
