@@ -24,11 +24,12 @@ hostPath volumes, users, seccomp, …), joins them per namespace and workload, a
 least-privilege policy that admits exactly what was seen: Pod Security Standards labels,
 ValidatingAdmissionPolicy, legacy PodSecurityPolicy, and a JSON evidence report.
 
+  serve    run the audit-mode admission webhook in a cluster
   convert  learn from manifests offline (no cluster needed) and print a policy
   render   print a policy from a saved aggregate`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newConvertCommand(), newRenderCommand())
+	root.AddCommand(newServeCommand(), newConvertCommand(), newRenderCommand())
 	return root
 }

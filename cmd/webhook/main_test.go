@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -9,9 +10,12 @@ import (
 	"strings"
 	"testing"
 
+	corev1 "k8s.io/api/core/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client/fake"
 	"sigs.k8s.io/yaml"
 
 	"github.com/pod-security-advisor/pod-security-advisor/pkg/aggregate"
+	"github.com/pod-security-advisor/pod-security-advisor/pkg/store"
 )
 
 // run executes the CLI with args and stdin, returning stdout, stderr and the error.
@@ -186,5 +190,42 @@ func TestStdinInput(t *testing.T) {
 	}
 	if !strings.Contains(out, "name: team-a") || !strings.Contains(out, "pod-security.kubernetes.io/enforce: privileged") {
 		t.Errorf("unexpected pss output:\n%s", out)
+	}
+}
+
+// TestRenderStateConfigMaps: render reads the webhook's state as kubectl prints it.
+func TestRenderStateConfigMaps(t *testing.T) {
+	saved, _, err := run(t, "", "convert", "-f", "../../examples", "--format", "aggregate")
+	if err != nil {
+		t.Fatal(err)
+	}
+	agg := aggregate.New("test")
+	if err := json.Unmarshal([]byte(saved), agg); err != nil {
+		t.Fatal(err)
+	}
+	c := fake.NewClientBuilder().Build()
+	st, err := store.New(store.Options{Namespace: "psa", Name: "psa", Reader: c, Client: c, InitialShards: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if _, err := st.Save(ctx, agg); err != nil {
+		t.Fatal(err)
+	}
+	list := &corev1.ConfigMapList{}
+	if err := c.List(ctx, list); err != nil || len(list.Items) < 2 {
+		t.Fatalf("want several shards: %v %d", err, len(list.Items))
+	}
+	list.Kind, list.APIVersion = "List", "v1"
+	data, _ := json.Marshal(list)
+	want, _, _ := run(t, saved, "render", "--format", "pss")
+	got, _, err := run(t, string(data), "render", "--format", "pss")
+	if err != nil || got != want {
+		t.Fatalf("render of state ConfigMaps differs (%v):\n%s\nwant:\n%s", err, got, want)
+	}
+	list.Items[0].Kind, list.Items[0].APIVersion = "ConfigMap", "v1"
+	one, _ := json.Marshal(list.Items[0])
+	if _, _, err := run(t, string(one), "render", "--format", "report"); err != nil {
+		t.Errorf("one shard: %v", err)
 	}
 }

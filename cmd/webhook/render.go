@@ -7,9 +7,11 @@ import (
 	"os"
 
 	"github.com/spf13/cobra"
+	corev1 "k8s.io/api/core/v1"
 
 	"github.com/pod-security-advisor/pod-security-advisor/pkg/aggregate"
 	"github.com/pod-security-advisor/pod-security-advisor/pkg/render"
+	"github.com/pod-security-advisor/pod-security-advisor/pkg/store"
 )
 
 func newRenderCommand() *cobra.Command {
@@ -20,10 +22,13 @@ func newRenderCommand() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "render [-f aggregate.json] --format F",
 		Short: "Print a policy from a saved aggregate",
-		Long: `render reads an aggregate as saved by "convert --format aggregate" (versioned JSON) and prints
-the policy in the chosen format and scope.`,
+		Long: `render reads learned state and prints the policy in the chosen format and scope. The state is
+either an aggregate saved by "convert --format aggregate", or the webhook's state ConfigMaps as
+kubectl prints them (one ConfigMap, or a List of all shards, which are joined).`,
 		Example: `  pod-security-advisor convert -f manifests/ --format aggregate > learned.json
-  pod-security-advisor render -f learned.json --format pss`,
+  pod-security-advisor render -f learned.json --format pss
+  kubectl get configmap -n pod-security-advisor -l pod-security-advisor.io/state -o json |
+    pod-security-advisor render --format report`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			in := cmd.InOrStdin()
@@ -48,11 +53,43 @@ the policy in the chosen format and scope.`,
 	return cmd
 }
 
+// readAggregate reads an aggregate document, a state ConfigMap, or a List of state ConfigMaps.
 func readAggregate(r io.Reader) (*aggregate.Aggregate, error) {
+	data, err := io.ReadAll(r)
+	if err != nil {
+		return nil, err
+	}
+	var head struct {
+		Kind  string            `json:"kind"`
+		Items []json.RawMessage `json:"items"`
+	}
+	if err := json.Unmarshal(data, &head); err != nil {
+		return nil, fmt.Errorf("not JSON: %w", err)
+	}
 	agg := aggregate.New("render")
-	dec := json.NewDecoder(r)
-	if err := dec.Decode(agg); err != nil {
+	switch head.Kind {
+	case "ConfigMap":
+		return decodeShard(data)
+	case "List", "ConfigMapList":
+		for i, item := range head.Items {
+			shard, err := decodeShard(item)
+			if err != nil {
+				return nil, fmt.Errorf("item %d: %w", i+1, err)
+			}
+			agg.Merge(shard)
+		}
+		return agg, nil
+	}
+	if err := json.Unmarshal(data, agg); err != nil {
 		return nil, fmt.Errorf("reading aggregate: %w", err)
 	}
 	return agg, nil
+}
+
+func decodeShard(data []byte) (*aggregate.Aggregate, error) {
+	cm := &corev1.ConfigMap{}
+	if err := json.Unmarshal(data, cm); err != nil {
+		return nil, err
+	}
+	return store.Decode(cm)
 }

@@ -1,0 +1,347 @@
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"flag"
+	"fmt"
+	"net/http"
+	"os"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/go-logr/logr"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/spf13/cobra"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/runtime"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	toolscache "k8s.io/client-go/tools/cache"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/healthz"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+	"sigs.k8s.io/controller-runtime/pkg/manager"
+	"sigs.k8s.io/controller-runtime/pkg/metrics"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+	"sigs.k8s.io/controller-runtime/pkg/webhook"
+
+	"github.com/pod-security-advisor/pod-security-advisor/pkg/aggregate"
+	"github.com/pod-security-advisor/pod-security-advisor/pkg/learner"
+	"github.com/pod-security-advisor/pod-security-advisor/pkg/owner"
+	"github.com/pod-security-advisor/pod-security-advisor/pkg/policy"
+	"github.com/pod-security-advisor/pod-security-advisor/pkg/render"
+	"github.com/pod-security-advisor/pod-security-advisor/pkg/store"
+	podwebhook "github.com/pod-security-advisor/pod-security-advisor/pkg/webhook"
+)
+
+// WebhookPath is where the API server sends pod admission reviews.
+const WebhookPath = "/validate-pods"
+
+type serveOptions struct {
+	namespace, name, policyName, replica string
+	scope                                string
+	enforce                              bool
+	flushInterval, refreshInterval       time.Duration
+	excluded                             []string
+	maxWorkloads                         int
+	backfill                             bool
+	host                                 string
+	port                                 int
+	certDir, certName, keyName           string
+	tlsMinVersion                        string
+	enableHTTP2                          bool
+	metricsAddr, probeAddr               string
+	zap                                  zap.Options
+}
+
+func newServeCommand() *cobra.Command {
+	o := serveOptions{}
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Run the audit-mode admission webhook (always allows; learns; keeps the policy ConfigMap fresh)",
+		Long: `serve runs the validating admission webhook. It answers every pod admission request with
+allowed: true, learns what the pod uses, saves the learned state in ConfigMaps of its own
+namespace (debounced, only when something new was learned) and keeps the rendered policy in the
+ConfigMap <name>-policy there:
+
+  kubectl get configmap <name>-policy -n <namespace> -o jsonpath='{.data.validating-admission-policy\.yaml}'
+
+Several replicas share the state: each joins what the others saved. A SIGTERM flushes before
+exit; a SIGKILL loses at most one --flush-interval of learning.`,
+		Args: cobra.NoArgs,
+		RunE: func(*cobra.Command, []string) error { return serve(o) },
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.namespace, "namespace", os.Getenv("POD_NAMESPACE"), "namespace holding the state and policy ConfigMaps (default $POD_NAMESPACE)")
+	f.StringVar(&o.name, "name", "pod-security-advisor", "prefix of the state ConfigMaps (<name>-state-N)")
+	f.StringVar(&o.policyName, "policy-configmap", "", "name of the policy ConfigMap (default <name>-policy)")
+	f.StringVar(&o.replica, "replica", os.Getenv("POD_NAME"), "this replica's name, for its observation counters (default $POD_NAME, else the host name)")
+	f.StringVar(&o.scope, "scope", render.ScopeNamespace, "scope of the rendered vap and psp: "+strings.Join(render.Scopes, ", "))
+	f.BoolVar(&o.enforce, "enforce", false, "render the VAP binding with validationActions [Deny]")
+	f.DurationVar(&o.flushInterval, "flush-interval", 10*time.Second, "wait this long after new learning before saving (debounce); bounds what a SIGKILL loses")
+	f.DurationVar(&o.refreshInterval, "refresh-interval", 10*time.Minute, "save counters and last-seen times this often when nothing new was learned")
+	f.StringSliceVar(&o.excluded, "exclude-namespaces", nil, "namespaces answered but never recorded (comma-separated)")
+	f.IntVar(&o.maxWorkloads, "max-workloads", 50000, "workload records kept; beyond, evidence joins a per-namespace overflow record (allowances are never dropped)")
+	f.BoolVar(&o.backfill, "backfill", true, "at start, learn from the pods already in the cluster")
+	f.StringVar(&o.host, "host", "", "address the webhook server listens on (default all)")
+	f.IntVar(&o.port, "port", 9443, "webhook server port")
+	f.StringVar(&o.certDir, "cert-dir", "/tmp/k8s-webhook-server/serving-certs", "directory of the serving certificate (reloaded when it changes)")
+	f.StringVar(&o.certName, "cert-name", "tls.crt", "serving certificate file name in --cert-dir")
+	f.StringVar(&o.keyName, "key-name", "tls.key", "serving key file name in --cert-dir")
+	f.StringVar(&o.tlsMinVersion, "tls-min-version", "1.2", "minimum TLS version: 1.2 or 1.3")
+	f.BoolVar(&o.enableHTTP2, "enable-http2", false, "serve HTTP/2 (off by default: HTTP/2 rapid-reset hardening)")
+	f.StringVar(&o.metricsAddr, "metrics-bind-address", ":8080", "Prometheus metrics address; 0 disables")
+	f.StringVar(&o.probeAddr, "health-probe-bind-address", ":8081", "/healthz and /readyz address")
+	zfs := flag.NewFlagSet("zap", flag.ContinueOnError)
+	o.zap.BindFlags(zfs)
+	f.AddGoFlagSet(zfs)
+	return cmd
+}
+
+var (
+	flushes = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "pod_security_advisor_flushes_total", Help: "State saves and policy publications, by result.",
+	}, []string{"result"})
+	workloads = prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "pod_security_advisor_workloads", Help: "Workload records held in memory.",
+	})
+)
+
+func init() { metrics.Registry.MustRegister(flushes, workloads, shardBytes) }
+
+var shardBytes = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+	Name: "pod_security_advisor_state_shard_bytes", Help: "Size of each state ConfigMap after the last save.",
+}, []string{"shard"})
+
+// registerStoreMetrics exposes the store's cumulative counters.
+func registerStoreMetrics(st *store.Store) {
+	counter := func(name, help string, value func(store.Stats) int64) prometheus.Collector {
+		return prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help},
+			func() float64 { return float64(value(st.Stats())) })
+	}
+	metrics.Registry.MustRegister(
+		counter("pod_security_advisor_state_writes_total", "State ConfigMaps created or updated.", func(s store.Stats) int64 { return s.Writes }),
+		counter("pod_security_advisor_state_conflicts_total", "Saves started over because another replica wrote first.", func(s store.Stats) int64 { return s.Conflicts }),
+		counter("pod_security_advisor_state_corrupt_total", "Unreadable state ConfigMaps seen (kept aside, never overwritten silently).", func(s store.Stats) int64 { return s.Corrupt }),
+	)
+}
+
+func serve(o serveOptions) error {
+	log := zap.New(zap.UseFlagOptions(&o.zap))
+	ctrl.SetLogger(log)
+	if o.namespace == "" {
+		return errors.New("--namespace is required (or set $POD_NAMESPACE)")
+	}
+	if o.policyName == "" {
+		o.policyName = o.name + "-policy"
+	}
+	if o.replica == "" {
+		o.replica, _ = os.Hostname()
+	}
+	tlsOpts, err := tlsOptions(o)
+	if err != nil {
+		return err
+	}
+	cfg, err := ctrl.GetConfig()
+	if err != nil {
+		return err
+	}
+	scheme := runtime.NewScheme()
+	_ = clientgoscheme.AddToScheme(scheme)
+	stateSelector := labels.SelectorFromSet(labels.Set{store.LabelState: o.name})
+	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
+		Scheme:                  scheme,
+		Metrics:                 metricsserver.Options{BindAddress: o.metricsAddr, TLSOpts: tlsOpts},
+		HealthProbeBindAddress:  o.probeAddr,
+		GracefulShutdownTimeout: ptr(25 * time.Second),
+		WebhookServer: webhook.NewServer(webhook.Options{
+			Host: o.host, Port: o.port, CertDir: o.certDir, CertName: o.certName, KeyName: o.keyName, TLSOpts: tlsOpts,
+		}),
+		Cache: cache.Options{ByObject: map[client.Object]cache.ByObject{
+			// Only our own state ConfigMaps are watched.
+			&corev1.ConfigMap{}: {Namespaces: map[string]cache.Config{o.namespace: {}}, Label: stateSelector},
+		}},
+	})
+	if err != nil {
+		return err
+	}
+
+	agg := aggregate.New(o.replica)
+	agg.MaxWorkloads = o.maxWorkloads
+	lrn := learner.New(agg)
+	st, err := store.New(store.Options{Namespace: o.namespace, Name: o.name, Reader: mgr.GetAPIReader(), Client: mgr.GetClient(), Log: log.WithName("store")})
+	if err != nil {
+		return err
+	}
+	registerStoreMetrics(st)
+	pub := &policy.Publisher{Client: mgr.GetClient(), Namespace: o.namespace, Name: o.policyName, Scope: o.scope, Enforce: o.enforce}
+	ready := &readiness{}
+
+	resolver := &owner.CacheResolver{Reader: mgr.GetCache()}
+	mgr.GetWebhookServer().Register(WebhookPath, &webhook.Admission{Handler: podwebhook.NewHandler(podwebhook.Handler{
+		Learner: lrn, Owners: resolver, Excluded: toSet(o.excluded), Log: log.WithName("webhook"),
+	})})
+
+	// Start-up: load the state, warm the owner caches, backfill, then learn from others' saves.
+	if err := mgr.Add(manager.RunnableFunc(func(ctx context.Context) error {
+		return start(ctx, mgr, st, lrn, o, log, ready)
+	})); err != nil {
+		return err
+	}
+	if err := mgr.Add(&learner.Loop{
+		Learner: lrn, Saver: st, Publisher: pub, Log: log.WithName("flush"),
+		Debounce: o.flushInterval, Refresh: o.refreshInterval,
+		Flushed: func(err error) {
+			result := "ok"
+			if err != nil {
+				result = "error"
+			}
+			flushes.WithLabelValues(result).Inc()
+			workloads.Set(float64(lrn.Workloads()))
+			for i, b := range st.Stats().ShardBytes {
+				shardBytes.WithLabelValues(strconv.Itoa(i)).Set(float64(b))
+			}
+		},
+	}); err != nil {
+		return err
+	}
+	if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {
+		return err
+	}
+	if err := mgr.AddReadyzCheck("readyz", func(req *http.Request) error {
+		if err := mgr.GetWebhookServer().StartedChecker()(req); err != nil {
+			return fmt.Errorf("serving certificate not loaded or server not started: %w", err)
+		}
+		return ready.check()
+	}); err != nil {
+		return err
+	}
+	log.Info("starting", "namespace", o.namespace, "state", o.name+"-state-*", "policy", o.policyName, "replica", o.replica)
+	return mgr.Start(ctrl.SetupSignalHandler())
+}
+
+func start(ctx context.Context, mgr ctrl.Manager, st *store.Store, lrn *learner.Learner, o serveOptions, log logr.Logger, ready *readiness) error {
+	// A state that cannot be loaded is retried; corrupted shards are skipped by the store.
+	for {
+		loaded, err := st.Load(ctx)
+		if err == nil {
+			lrn.Merge(loaded)
+			break
+		}
+		log.Error(err, "loading state failed; retrying")
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(5 * time.Second):
+		}
+	}
+	for _, gvk := range owner.Watched {
+		meta := &metav1.PartialObjectMetadata{}
+		meta.SetGroupVersionKind(gvk)
+		if _, err := mgr.GetCache().GetInformer(ctx, meta); err != nil {
+			log.Error(err, "owner cache unavailable; owners resolve from pod names", "kind", gvk.Kind)
+		}
+	}
+	informer, err := mgr.GetCache().GetInformer(ctx, &corev1.ConfigMap{})
+	if err != nil {
+		return err
+	}
+	join := func(obj any) {
+		cm, ok := obj.(*corev1.ConfigMap)
+		if !ok {
+			return
+		}
+		other, err := store.Decode(cm)
+		if err != nil {
+			log.Error(err, "state ConfigMap unreadable; left untouched", "configmap", cm.Name)
+			return
+		}
+		lrn.Merge(other)
+	}
+	if _, err := informer.AddEventHandler(toolscache.ResourceEventHandlerFuncs{
+		AddFunc: join, UpdateFunc: func(_, obj any) { join(obj) },
+	}); err != nil {
+		return err
+	}
+	ready.set()
+	if o.backfill {
+		n, err := backfill(ctx, mgr.GetAPIReader(), &owner.CacheResolver{Reader: mgr.GetCache()}, lrn, toSet(o.excluded))
+		if err != nil {
+			log.Error(err, "backfill incomplete", "pods", n)
+		} else {
+			log.Info("backfill done", "pods", n)
+		}
+	}
+	<-ctx.Done()
+	return nil
+}
+
+// backfill learns the pods that already run, a page at a time.
+func backfill(ctx context.Context, r client.Reader, owners *owner.CacheResolver, lrn *learner.Learner, excluded map[string]bool) (int, error) {
+	n, cont := 0, ""
+	for {
+		pods := &corev1.PodList{}
+		if err := r.List(ctx, pods, client.Limit(500), client.Continue(cont)); err != nil {
+			return n, err
+		}
+		for i := range pods.Items {
+			pod := &pods.Items[i]
+			if excluded[pod.Namespace] {
+				continue
+			}
+			lrn.Learn(aggregate.Observe(pod, owners.Resolve(ctx, pod), pod.CreationTimestamp.Time))
+			n++
+		}
+		if cont = pods.Continue; cont == "" {
+			return n, nil
+		}
+	}
+}
+
+// readiness turns true once the stored state is loaded: before that, a replica would render a
+// policy from a partial view.
+type readiness struct{ ok atomic.Bool }
+
+func (r *readiness) set() { r.ok.Store(true) }
+func (r *readiness) check() error {
+	if !r.ok.Load() {
+		return errors.New("state not loaded yet")
+	}
+	return nil
+}
+
+func tlsOptions(o serveOptions) ([]func(*tls.Config), error) {
+	var min uint16
+	switch o.tlsMinVersion {
+	case "1.2":
+		min = tls.VersionTLS12
+	case "1.3":
+		min = tls.VersionTLS13
+	default:
+		return nil, fmt.Errorf("--tls-min-version %q: want 1.2 or 1.3", o.tlsMinVersion)
+	}
+	opts := []func(*tls.Config){func(c *tls.Config) { c.MinVersion = min }}
+	if !o.enableHTTP2 {
+		opts = append(opts, func(c *tls.Config) { c.NextProtos = []string{"http/1.1"} })
+	}
+	return opts, nil
+}
+
+func toSet(list []string) map[string]bool {
+	set := map[string]bool{}
+	for _, s := range list {
+		if s = strings.TrimSpace(s); s != "" {
+			set[s] = true
+		}
+	}
+	return set
+}
+
+func ptr[T any](v T) *T { return &v }

@@ -1,0 +1,51 @@
+package owner
+
+import (
+	"context"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+)
+
+// Watched are the controllers whose owner a pod's owner may have; the serve command starts
+// metadata-only informers for them so Resolve never waits on the API server.
+var Watched = []schema.GroupVersionKind{
+	{Group: "apps", Version: "v1", Kind: "ReplicaSet"},
+	{Group: "batch", Version: "v1", Kind: "Job"},
+}
+
+// CacheResolver follows ownerReferences one step further through a metadata-only cache:
+// ReplicaSet → Deployment and Job → CronJob, whatever their names. When the cache does not know
+// the object (yet), it falls back to what the pod itself says (FromPod).
+type CacheResolver struct {
+	Reader client.Reader // the manager's cache
+}
+
+// Resolve returns the pod's top workload.
+func (r *CacheResolver) Resolve(ctx context.Context, pod *corev1.Pod) Ref {
+	ctrl := metav1.GetControllerOfNoCopy(pod)
+	if ctrl == nil {
+		return FromPod(pod)
+	}
+	gv, err := schema.ParseGroupVersion(ctrl.APIVersion)
+	if err != nil {
+		return FromPod(pod)
+	}
+	for _, gvk := range Watched {
+		if gv.Group != gvk.Group || ctrl.Kind != gvk.Kind {
+			continue
+		}
+		meta := &metav1.PartialObjectMetadata{}
+		meta.SetGroupVersionKind(gvk)
+		if err := r.Reader.Get(ctx, client.ObjectKey{Namespace: pod.Namespace, Name: ctrl.Name}, meta); err != nil {
+			return FromPod(pod)
+		}
+		if top := metav1.GetControllerOfNoCopy(meta); top != nil {
+			return Ref{Kind: top.Kind, Name: top.Name}
+		}
+		return Ref{Kind: ctrl.Kind, Name: ctrl.Name}
+	}
+	return FromPod(pod)
+}

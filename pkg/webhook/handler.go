@@ -1,0 +1,98 @@
+// Package webhook is the admission handler: it always allows the pod, and hands what the pod
+// uses to the learner. It never blocks, never errors, and does no API round trip.
+package webhook
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/go-logr/logr"
+	admissionv1 "k8s.io/api/admission/v1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
+
+	"github.com/pod-security-advisor/pod-security-advisor/pkg/aggregate"
+	"github.com/pod-security-advisor/pod-security-advisor/pkg/owner"
+)
+
+// Learner takes observations; Learn reports whether something new was learned. It must be
+// fast and must not block on I/O.
+type Learner interface {
+	Learn(aggregate.Observation) bool
+}
+
+// OwnerResolver names the top workload of a pod from local caches only.
+type OwnerResolver interface {
+	Resolve(ctx context.Context, pod *corev1.Pod) owner.Ref
+}
+
+// Handler is the admission.Handler for pods and pods/ephemeralcontainers.
+type Handler struct {
+	Learner  Learner
+	Owners   OwnerResolver   // nil: what the pod itself says (owner.FromPod)
+	Excluded map[string]bool // namespaces answered but not recorded
+	Log      logr.Logger
+	Now      func() time.Time // nil: time.Now
+
+	decoder admission.Decoder
+}
+
+// NewHandler returns a handler decoding with a scheme that knows core/v1.
+func NewHandler(h Handler) *Handler {
+	scheme := runtime.NewScheme()
+	_ = corev1.AddToScheme(scheme)
+	h.decoder = admission.NewDecoder(scheme)
+	if h.Now == nil {
+		h.Now = time.Now
+	}
+	return &h
+}
+
+var allowed = admission.Allowed("")
+
+// Handle always allows. What it learned is counted by outcome.
+func (h *Handler) Handle(ctx context.Context, req admission.Request) (resp admission.Response) {
+	start := time.Now()
+	outcome := OutcomeIgnored
+	defer func() {
+		if r := recover(); r != nil {
+			outcome = OutcomePanic
+			h.Log.Error(fmt.Errorf("%v", r), "observing pod failed; allowed without learning", "namespace", req.Namespace, "name", req.Name, "uid", req.UID)
+		}
+		admissions.WithLabelValues(string(req.Operation), outcome).Inc()
+		latency.Observe(time.Since(start).Seconds())
+		resp = allowed
+	}()
+	outcome = h.learn(ctx, req)
+	return allowed
+}
+
+func (h *Handler) learn(ctx context.Context, req admission.Request) string {
+	switch {
+	case req.Kind.Kind != "Pod" || (req.Operation != admissionv1.Create && req.Operation != admissionv1.Update):
+		return OutcomeIgnored
+	case req.DryRun != nil && *req.DryRun:
+		return OutcomeDryRun
+	case h.Excluded[req.Namespace]:
+		return OutcomeExcluded
+	}
+	pod := &corev1.Pod{}
+	if err := h.decoder.Decode(req, pod); err != nil {
+		h.Log.Error(err, "cannot decode pod; allowed without learning", "namespace", req.Namespace, "name", req.Name, "uid", req.UID)
+		return OutcomeDecodeError
+	}
+	if pod.Namespace == "" {
+		pod.Namespace = req.Namespace
+	}
+	ref := owner.FromPod(pod)
+	if h.Owners != nil {
+		ref = h.Owners.Resolve(ctx, pod)
+	}
+	if h.Learner.Learn(aggregate.Observe(pod, ref, h.Now())) {
+		h.Log.V(1).Info("learned", "namespace", pod.Namespace, "workload", ref.String())
+		return OutcomeLearned
+	}
+	return OutcomeKnown
+}

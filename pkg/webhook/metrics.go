@@ -1,0 +1,33 @@
+package webhook
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+	"sigs.k8s.io/controller-runtime/pkg/metrics"
+)
+
+// Outcomes of one admission request. Every one of them answers allowed: true.
+const (
+	OutcomeLearned     = "learned"      // the pod taught something new
+	OutcomeKnown       = "known"        // nothing new: no write follows
+	OutcomeDryRun      = "dry_run"      // not recorded (sideEffects: NoneOnDryRun)
+	OutcomeExcluded    = "excluded"     // namespace excluded by flag
+	OutcomeIgnored     = "ignored"      // not a pod (e.g. a DELETE or another kind)
+	OutcomeDecodeError = "decode_error" // the object could not be read
+	OutcomePanic       = "panic"        // observation failed; the pod is still allowed
+)
+
+var (
+	admissions = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "pod_security_advisor_admissions_total",
+		Help: "Admission requests answered, by operation and outcome. Every request is allowed.",
+	}, []string{"operation", "outcome"})
+	latency = prometheus.NewHistogram(prometheus.HistogramOpts{
+		Name:    "pod_security_advisor_handler_duration_seconds",
+		Help:    "Time spent in the admission handler, decoding included.",
+		Buckets: []float64{0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.1},
+	})
+)
+
+func init() {
+	metrics.Registry.MustRegister(admissions, latency)
+}
