@@ -25,6 +25,7 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/client/config"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
@@ -102,6 +103,11 @@ exit; a SIGKILL loses at most one --flush-interval of learning.`,
 	zfs := flag.NewFlagSet("zap", flag.ContinueOnError)
 	o.zap.BindFlags(zfs)
 	f.AddGoFlagSet(zfs)
+	// controller-runtime registers --kubeconfig on the standard flag set (else $KUBECONFIG or
+	// the in-cluster config is used).
+	if kf := flag.CommandLine.Lookup(config.KubeconfigFlagName); kf != nil {
+		f.AddGoFlag(kf)
+	}
 	return cmd
 }
 
