@@ -46,6 +46,9 @@ func (hp HostPaths) Join(other HostPaths) HostPaths {
 	if len(hp) == 0 && len(other) == 0 {
 		return nil
 	}
+	if hp.covers(other) {
+		return hp // nothing new: no allocation on the admission path
+	}
 	all := append(slices.Clone(hp), other...)
 	slices.SortStableFunc(all, func(a, b HostPath) int { return strings.Compare(a.Path, b.Path) })
 	out := HostPaths{all[0]}
@@ -58,4 +61,16 @@ func (hp HostPaths) Join(other HostPaths) HostPaths {
 		out = append(out, h)
 	}
 	return out
+}
+
+// covers reports whether hp already allows everything other does: every path, and writes
+// where other writes.
+func (hp HostPaths) covers(other HostPaths) bool {
+	for _, o := range other {
+		i, found := slices.BinarySearchFunc(hp, o.Path, func(h HostPath, p string) int { return strings.Compare(h.Path, p) })
+		if !found || (hp[i].ReadOnly && !o.ReadOnly) {
+			return false
+		}
+	}
+	return true
 }

@@ -96,6 +96,9 @@ func effective(pod *corev1.Pod, c *corev1.Container) corev1.SecurityContext {
 // annotatedAppArmor reads the deprecated per-container AppArmor annotation, which the kubelet
 // still honours when the container has no appArmorProfile field.
 func annotatedAppArmor(pod *corev1.Pod, container string) *corev1.AppArmorProfile {
+	if len(pod.Annotations) == 0 {
+		return nil
+	}
 	v, ok := pod.Annotations[corev1.DeprecatedAppArmorBetaContainerAnnotationKeyPrefix+container]
 	if !ok {
 		return nil

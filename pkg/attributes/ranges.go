@@ -32,6 +32,9 @@ func (rs Ranges) Join(other Ranges) Ranges {
 	if len(rs) == 0 && len(other) == 0 {
 		return nil
 	}
+	if rs.covers(other) {
+		return rs // nothing new: no allocation on the admission path
+	}
 	all := append(slices.Clone(rs), other...)
 	slices.SortFunc(all, func(a, b Range) int {
 		if a.Min != b.Min {
@@ -50,6 +53,25 @@ func (rs Ranges) Join(other Ranges) Ranges {
 		out = append(out, r)
 	}
 	return out
+}
+
+// covers reports whether every range of other lies inside one range of rs.
+func (rs Ranges) covers(other Ranges) bool {
+	for _, o := range other {
+		i, _ := slices.BinarySearchFunc(rs, o.Min, func(r Range, v int64) int {
+			if r.Max < v {
+				return -1
+			}
+			if r.Min > v {
+				return 1
+			}
+			return 0
+		})
+		if i == len(rs) || rs[i].Min > o.Min || rs[i].Max < o.Max {
+			return false
+		}
+	}
+	return true
 }
 
 // Contains reports whether v is in the set.
