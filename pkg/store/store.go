@@ -79,13 +79,13 @@ type Options struct {
 // rest describe the last successful Save.
 type Stats struct {
 	Shards       int   // shard count S
-	ShardBytes   []int // serialised size of each shard ConfigMap, by index
+	ShardBytes   []int // size of each shard ConfigMap by index, as MaxShardBytes measures it
 	Workloads    int   // workloads in the joined state
 	RawBytes     int   // JSON size of all shards before compression
 	PayloadBytes int   // compressed size of all shards
 	Writes       int64 // shard ConfigMaps created or updated
 	Conflicts    int64 // Save rounds started over because another writer got there first
-	Corrupt      int64 // distinct undecodable shard contents seen
+	Corrupt      int64 // distinct undecodable shard contents seen by Load or Save
 }
 
 // Store reads and writes the sharded state. Its methods are safe for concurrent use.
@@ -253,7 +253,6 @@ func (s *Store) save(ctx context.Context, agg *aggregate.Aggregate) (*aggregate.
 	}
 
 	// Highest index first: see the package comment.
-	writes := 0
 	for i := n - 1; i >= 0; i-- {
 		p, cur := plan[i], slots[i]
 		if cur != nil && cur.agg != nil && sameContent(cur.cm, p.cm) {
@@ -272,7 +271,9 @@ func (s *Store) save(ctx context.Context, agg *aggregate.Aggregate) (*aggregate.
 		if err != nil {
 			return nil, fmt.Errorf("writing state shard %s: %w", p.cm.Name, err)
 		}
-		writes++
+		s.mu.Lock()
+		s.stats.Writes++
+		s.mu.Unlock()
 	}
 
 	st := Stats{Shards: n, ShardBytes: make([]int, n)}
@@ -283,7 +284,7 @@ func (s *Store) save(ctx context.Context, agg *aggregate.Aggregate) (*aggregate.
 		st.PayloadBytes += len(p.cm.BinaryData[PayloadKey])
 	}
 	s.mu.Lock()
-	st.Writes, st.Conflicts, st.Corrupt = s.stats.Writes+int64(writes), s.stats.Conflicts, s.stats.Corrupt
+	st.Writes, st.Conflicts, st.Corrupt = s.stats.Writes, s.stats.Conflicts, s.stats.Corrupt
 	s.stats = st
 	s.mu.Unlock()
 	return joined, nil
