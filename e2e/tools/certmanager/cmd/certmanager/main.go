@@ -67,10 +67,12 @@ var controllers = []string{
 }
 
 func main() {
-	kubeconfig := flag.String("kubeconfig", os.Getenv("KUBECONFIG"), "kubeconfig of the cluster")
-	clusterNS := flag.String("cluster-resource-namespace", "cert-manager", "namespace holding secrets referenced by ClusterIssuers")
-	klog.InitFlags(nil)
-	flag.Parse()
+	// Own flag set: controller-runtime already registers --kubeconfig on the global one.
+	fs := flag.NewFlagSet(os.Args[0], flag.ExitOnError)
+	kubeconfig := fs.String("kubeconfig", os.Getenv("KUBECONFIG"), "kubeconfig of the cluster")
+	clusterNS := fs.String("cluster-resource-namespace", "cert-manager", "namespace holding secrets referenced by ClusterIssuers")
+	klog.InitFlags(fs)
+	_ = fs.Parse(os.Args[1:])
 	if *kubeconfig == "" {
 		fmt.Fprintln(os.Stderr, "--kubeconfig (or KUBECONFIG) is required")
 		os.Exit(2)
