@@ -8,7 +8,7 @@ E2E_DIR := $(patsubst %/,%,$(dir $(lastword $(MAKEFILE_LIST))))
 export E2E_BIN ?= $(abspath $(E2E_DIR)/bin)
 export E2E_CLUSTER_DIR ?= $(abspath $(E2E_DIR)/.cluster)
 
-.PHONY: e2e-tools cluster-up cluster-down cluster-status cluster-smoke
+.PHONY: e2e-tools cluster-up cluster-down cluster-status e2e cluster-smoke
 
 ## e2e-tools: build etcd, kube-apiserver, kube-controller-manager, kubectl, helm, cert-manager (cached)
 e2e-tools:
@@ -28,3 +28,7 @@ cluster-status:
 ## cluster-smoke: check the running cluster does what the e2e suite needs
 cluster-smoke:
 	@$(E2E_DIR)/hack/smoke.sh
+
+## e2e: build the tools, start a fresh control plane, run the end-to-end suite, stop it
+e2e:
+	@$(E2E_DIR)/hack/e2e.sh
