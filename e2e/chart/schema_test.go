@@ -1,0 +1,59 @@
+package chart
+
+import (
+	"strings"
+	"testing"
+)
+
+// TestSchemaRejects: values.schema.json turns typical mistakes into install errors.
+func TestSchemaRejects(t *testing.T) {
+	for _, tc := range []struct{ values, field string }{
+		{`replicas: two`, "replicas"},
+		{`replicas: -1`, "replicas"},
+		{`replica: 2`, "replica"}, // misspelt key
+		{`webhook: {failurePolicy: Sometimes}`, "failurePolicy"},
+		{`webhook: {timeoutSeconds: 31}`, "timeoutSeconds"},
+		{`webhook: {url: "http://127.0.0.1:9443/validate-pods"}`, "url"},
+		{`tls: {minVersion: "1.1"}`, "minVersion"},
+		{`tls: {minVersion: 1.2}`, "minVersion"}, // a YAML number, not the string "1.2"
+		{`logging: {format: text}`, "format"},
+		{`logging: {level: verbose}`, "level"},
+		{`learning: {flushInterval: 10}`, "flushInterval"},
+		{`learning: {scope: workload}`, "scope"},
+		{`learning: {excludedNamespaces: [Kube_System]}`, "excludedNamespaces"},
+		{`learning: {maxWorkloads: 0}`, "maxWorkloads"},
+		{`certManager: {enabled: "yes"}`, "enabled"},
+		{`certManager: {extraIPAddresses: [localhost]}`, "extraIPAddresses"},
+		{`terminationGracePeriodSeconds: 5`, "terminationGracePeriodSeconds"},
+		{`rbac: {stateShards: 0}`, "stateShards"},
+		{`image: {pullPolicy: Sometimes}`, "pullPolicy"},
+		{`extraArgs: [serve]`, "extraArgs"},
+	} {
+		_, err := renderChart(releaseName, releaseNamespace, parseValues(t, tc.values))
+		if err == nil {
+			t.Errorf("%s: accepted", tc.values)
+		} else if !strings.Contains(err.Error(), tc.field) {
+			t.Errorf("%s: error does not name %s: %v", tc.values, tc.field, err)
+		}
+	}
+}
+
+// TestSchemaAccepts: the documented alternatives render.
+func TestSchemaAccepts(t *testing.T) {
+	for _, values := range []string{
+		`logging: {level: 2}`,
+		`logging: {level: debug, format: console}`,
+		`tls: {minVersion: "1.3"}`,
+		`podDisruptionBudget: {minAvailable: "50%"}`,
+		`replicas: 1`,
+		`learning: {excludedNamespaces: []}`,
+		`image: {digest: "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"}`,
+		`certManager: {extraIPAddresses: ["::1", 10.0.0.1]}`,
+		`global: {imageRegistry: example.com}`,
+		`fullnameOverride: psa`,
+	} {
+		if _, err := renderChart(releaseName, releaseNamespace, parseValues(t, values)); err != nil {
+			t.Errorf("%s: %v", values, err)
+		}
+	}
+}
