@@ -187,7 +187,7 @@ func serve(o serveOptions) error {
 		return err
 	}
 	registerStoreMetrics(st)
-	pub := &policy.Publisher{Client: mgr.GetClient(), Namespace: o.namespace, Name: o.policyName, Scope: o.scope, Enforce: o.enforce}
+	pub := &policy.Publisher{Reader: mgr.GetAPIReader(), Client: mgr.GetClient(), Namespace: o.namespace, Name: o.policyName, Scope: o.scope, Enforce: o.enforce}
 	ready := &readiness{}
 
 	resolver := &owner.CacheResolver{Reader: mgr.GetCache()}

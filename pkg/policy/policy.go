@@ -1,10 +1,17 @@
 // Package policy keeps the rendered policy in a ConfigMap, one key per format, so users fetch
-// it with `kubectl get configmap`. It rewrites the ConfigMap only when a rendering changed.
+// it with `kubectl get configmap`. It rewrites a ConfigMap only when its rendering changed.
+//
+// When the renderings of all namespaces outgrow one ConfigMap, the policy is split: the main
+// ConfigMap keeps the README (saying so) and the Pod Security Standards labels, and each
+// namespace gets a ConfigMap of its own, <name>-ns-<namespace>, labelled LabelPolicy=<name>
+// and LabelNamespace=<namespace>.
 package policy
 
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"maps"
 	"slices"
@@ -13,13 +20,14 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/validation"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/pod-security-advisor/pod-security-advisor/pkg/aggregate"
 	"github.com/pod-security-advisor/pod-security-advisor/pkg/render"
 )
 
-// Keys of the policy ConfigMap and the format each holds.
+// Keys of a policy ConfigMap and the format each holds.
 var Keys = map[string]string{
 	"pod-security-standards.yaml":      render.FormatPSS,
 	"validating-admission-policy.yaml": render.FormatVAP,
@@ -27,20 +35,80 @@ var Keys = map[string]string{
 	"report.json":                      render.FormatReport,
 }
 
-// MaxBytes keeps the ConfigMap under the API server's 1 MiB object limit with room for metadata.
-const MaxBytes = 900 * 1024
+// Labels of the per-namespace ConfigMaps of a split policy.
+const (
+	LabelPolicy    = "pod-security-advisor.io/policy"
+	LabelNamespace = "pod-security-advisor.io/namespace"
+)
 
-// Publisher writes the policy ConfigMap.
+// MaxBytes keeps a ConfigMap under the API server's 1 MiB object limit with room for metadata.
+var MaxBytes = 900 * 1024
+
+// Publisher writes the policy ConfigMaps.
 type Publisher struct {
-	Client    client.Client // a live (uncached) client is best: it reads before writing
+	Reader    client.Reader // reads from the API server, not a cache
+	Client    client.Client // writes
 	Namespace string
 	Name      string // the policy ConfigMap's name
 	Scope     string // render scope for vap and psp
 	Enforce   bool   // vap binding with Deny
 }
 
-// Render returns the ConfigMap data for an aggregate.
-func (p *Publisher) Render(agg *aggregate.Aggregate) (map[string]string, error) {
+// Publish renders the policy and writes every ConfigMap whose data changed.
+func (p *Publisher) Publish(ctx context.Context, agg *aggregate.Aggregate) error {
+	want, err := p.Render(agg)
+	if err != nil {
+		return err
+	}
+	existing := &corev1.ConfigMapList{}
+	if err := p.Reader.List(ctx, existing, client.InNamespace(p.Namespace), client.MatchingLabels{LabelPolicy: p.Name}); err != nil {
+		return err
+	}
+	for _, cm := range want {
+		if err := p.apply(ctx, cm); err != nil {
+			return err
+		}
+	}
+	// Parts of an earlier split that this rendering no longer has would be stale: remove them.
+	for i := range existing.Items {
+		old := &existing.Items[i]
+		if !slices.ContainsFunc(want, func(cm *corev1.ConfigMap) bool { return cm.Name == old.Name }) {
+			if err := p.Client.Delete(ctx, old); err != nil && !apierrors.IsNotFound(err) {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// Render returns the ConfigMaps of the policy: one, or the main one and one per namespace.
+func (p *Publisher) Render(agg *aggregate.Aggregate) ([]*corev1.ConfigMap, error) {
+	data, err := p.renderData(agg)
+	if err != nil {
+		return nil, err
+	}
+	if size(data)+len(p.readme(nil)) <= MaxBytes || p.Scope == render.ScopeCluster {
+		data["README"] = p.readme(nil)
+		return []*corev1.ConfigMap{p.configMap(p.Name, nil, data)}, nil
+	}
+	var parts []*corev1.ConfigMap
+	var names []string
+	for _, ns := range agg.NamespaceNames() {
+		sub := aggregate.New(agg.Replica)
+		sub.Namespaces[ns] = agg.Namespaces[ns]
+		d, err := p.renderData(sub)
+		if err != nil {
+			return nil, err
+		}
+		name := partName(p.Name, ns)
+		names = append(names, name)
+		parts = append(parts, p.configMap(name, map[string]string{LabelPolicy: p.Name, LabelNamespace: ns}, d))
+	}
+	main := map[string]string{"pod-security-standards.yaml": data["pod-security-standards.yaml"], "README": p.readme(names)}
+	return append([]*corev1.ConfigMap{p.configMap(p.Name, nil, main)}, parts...), nil
+}
+
+func (p *Publisher) renderData(agg *aggregate.Aggregate) (map[string]string, error) {
 	data := map[string]string{}
 	for _, key := range slices.Sorted(maps.Keys(Keys)) {
 		var buf bytes.Buffer
@@ -49,49 +117,65 @@ func (p *Publisher) Render(agg *aggregate.Aggregate) (map[string]string, error) 
 		}
 		data[key] = buf.String()
 	}
-	data["README"] = p.readme()
-	size := 0
-	for k, v := range data {
-		size += len(k) + len(v)
-	}
-	if size > MaxBytes {
-		// Too big for one ConfigMap: keep the evidence report out and say where it went.
-		data["report.json"] = ""
-		data["README"] += fmt.Sprintf("\nThe evidence report (%d bytes) does not fit in this ConfigMap; read it from the state with\n`pod-security-advisor render --format report`.\n", size)
-	}
 	return data, nil
 }
 
-// Publish renders and writes the ConfigMap if its data changed.
-func (p *Publisher) Publish(ctx context.Context, agg *aggregate.Aggregate) error {
-	data, err := p.Render(agg)
-	if err != nil {
-		return err
+func size(data map[string]string) int {
+	n := 0
+	for k, v := range data {
+		n += len(k) + len(v)
 	}
+	return n
+}
+
+func (p *Publisher) configMap(name string, extra, data map[string]string) *corev1.ConfigMap {
+	labels := map[string]string{"app.kubernetes.io/managed-by": "pod-security-advisor"}
+	maps.Copy(labels, extra)
+	return &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: p.Namespace, Name: name, Labels: labels}, Data: data}
+}
+
+// partName is <name>-ns-<namespace>, cut and suffixed with a hash when too long.
+func partName(name, ns string) string {
+	full := name + "-ns-" + ns
+	if len(validation.IsDNS1123Subdomain(full)) == 0 {
+		return full
+	}
+	sum := sha256.Sum256([]byte(ns))
+	suffix := "-" + hex.EncodeToString(sum[:4])
+	return strings.TrimRight(full[:validation.DNS1123SubdomainMaxLength-len(suffix)], "-.") + suffix
+}
+
+// apply creates or updates one ConfigMap, leaving it alone when its data is unchanged.
+func (p *Publisher) apply(ctx context.Context, want *corev1.ConfigMap) error {
 	cm := &corev1.ConfigMap{}
-	err = p.Client.Get(ctx, client.ObjectKey{Namespace: p.Namespace, Name: p.Name}, cm)
+	err := p.Reader.Get(ctx, client.ObjectKeyFromObject(want), cm)
 	switch {
 	case apierrors.IsNotFound(err):
-		cm = &corev1.ConfigMap{
-			ObjectMeta: metav1.ObjectMeta{Namespace: p.Namespace, Name: p.Name, Labels: map[string]string{
-				"app.kubernetes.io/managed-by": "pod-security-advisor",
-			}},
-			Data: data,
-		}
-		return p.Client.Create(ctx, cm)
+		return p.Client.Create(ctx, want)
 	case err != nil:
 		return err
-	case maps.Equal(cm.Data, data):
+	case maps.Equal(cm.Data, want.Data) && maps.Equal(cm.Labels, want.Labels):
 		return nil
 	}
-	cm.Data = data
+	cm.Data, cm.Labels = want.Data, want.Labels
 	// A conflict means another replica published at the same moment; the next flush retries.
 	return p.Client.Update(ctx, cm)
 }
 
-func (p *Publisher) readme() string {
-	get := func(key string) string {
-		return fmt.Sprintf("kubectl get configmap %s -n %s -o jsonpath='{.data.%s}'", p.Name, p.Namespace, strings.ReplaceAll(key, ".", `\.`))
+func (p *Publisher) readme(parts []string) string {
+	get := func(cm, key string) string {
+		return fmt.Sprintf("kubectl get configmap %s -n %s -o jsonpath='{.data.%s}'", cm, p.Namespace, strings.ReplaceAll(key, ".", `\.`))
+	}
+	where := p.Name
+	split := ""
+	if len(parts) > 0 {
+		where = "<part>"
+		split = fmt.Sprintf(`
+The policy of all namespaces does not fit in one ConfigMap, so it is split: this ConfigMap holds
+the Pod Security Standards labels, and each namespace's other keys are in its own ConfigMap:
+  kubectl get configmap -n %s -l %s=%s
+  parts: %s
+`, p.Namespace, LabelPolicy, p.Name, strings.Join(parts, ", "))
 	}
 	actions := "[Warn, Audit]: violations are reported, nothing is blocked"
 	if p.Enforce {
@@ -99,11 +183,11 @@ func (p *Publisher) readme() string {
 	}
 	return fmt.Sprintf(`Least-privilege pod security policy learned by pod-security-advisor from the pods it admitted.
 Every key is re-rendered when something new is learned. Review report.json before enforcing.
-
+%s
 pod-security-standards.yaml
   Namespace labels: enforce the strictest Pod Security Standards level every observed pod of the
   namespace passes; warn and audit at the next stricter level. Check, then apply:
-    %s | kubectl label --dry-run=server --overwrite -f -
+    %s | kubectl apply --dry-run=server -f -
     %s | kubectl apply -f -
 
 validating-admission-policy.yaml
@@ -119,6 +203,6 @@ report.json
   Evidence: for every privilege, the workloads (namespace, kind, name, service accounts,
   count, first and last seen) that need it, and each namespace's Pod Security Standards verdict.
     %s
-`, get("pod-security-standards.yaml"), get("pod-security-standards.yaml"), p.Scope, actions,
-		get("validating-admission-policy.yaml"), get("pod-security-policy.yaml"), get("report.json"))
+`, split, get(p.Name, "pod-security-standards.yaml"), get(p.Name, "pod-security-standards.yaml"), p.Scope, actions,
+		get(where, "validating-admission-policy.yaml"), get(where, "pod-security-policy.yaml"), get(where, "report.json"))
 }
