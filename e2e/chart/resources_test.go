@@ -93,14 +93,9 @@ func TestManifestsDecodeStrictly(t *testing.T) {
 func TestRBACLeastPrivilege(t *testing.T) {
 	docs := manifests(t, mustRender(t, releaseName, releaseNamespace, valuesDefault))
 
-	names := []string{policyConfigMap}
-	for i := range 64 {
-		names = append(names, fmt.Sprintf("%s-state-%d", fullname, i))
-	}
 	role := object[rbacv1.Role](t, docs, "Role", fullname)
 	wantRole := []rbacv1.PolicyRule{
-		{APIGroups: []string{""}, Resources: []string{"configmaps"}, Verbs: []string{"create", "list", "watch"}},
-		{APIGroups: []string{""}, Resources: []string{"configmaps"}, ResourceNames: names, Verbs: []string{"get", "update"}},
+		{APIGroups: []string{""}, Resources: []string{"configmaps"}, Verbs: []string{"get", "list", "watch", "create", "update", "delete"}},
 	}
 	if !reflect.DeepEqual(role.Rules, wantRole) {
 		t.Errorf("Role rules:\n got %+v\nwant %+v", role.Rules, wantRole)
@@ -151,11 +146,6 @@ func TestRBACLeastPrivilege(t *testing.T) {
 		}
 	}
 
-	// rbac.stateShards sets how many shard names are granted.
-	role = object[rbacv1.Role](t, manifests(t, mustRender(t, releaseName, releaseNamespace, "rbac:\n  stateShards: 2\n")), "Role", fullname)
-	if got, want := role.Rules[1].ResourceNames, []string{policyConfigMap, fullname + "-state-0", fullname + "-state-1"}; !slices.Equal(got, want) {
-		t.Errorf("stateShards 2: resourceNames %v, want %v", got, want)
-	}
 }
 
 func webhookConfig(t *testing.T, values string) (*admissionv1.ValidatingWebhookConfiguration, admissionv1.ValidatingWebhook) {

@@ -25,7 +25,6 @@ func TestSchemaRejects(t *testing.T) {
 		{`certManager: {enabled: "yes"}`, "enabled"},
 		{`certManager: {extraIPAddresses: [localhost]}`, "extraIPAddresses"},
 		{`terminationGracePeriodSeconds: 5`, "terminationGracePeriodSeconds"},
-		{`rbac: {stateShards: 0}`, "stateShards"},
 		{`image: {pullPolicy: Sometimes}`, "pullPolicy"},
 		{`extraArgs: [serve]`, "extraArgs"},
 	} {
