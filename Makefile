@@ -8,10 +8,12 @@ FUZZTIME ?= 30s
 build:
 	$(GO) build -o $(BIN) ./cmd/webhook
 
-# Unit tests, vet included; the offline PSA fixture tests read the module cache.
+# Unit tests, vet included (the offline PSA fixture tests read the module cache), and the chart
+# tests: helm lint, golden renderings, restricted PSS of the chart's own pods.
 test:
 	$(GO) vet ./...
 	$(GO) test ./...
+	$(MAKE) test-chart
 
 # Longer fuzzing of pod observation: make fuzz FUZZTIME=10m
 fuzz:
@@ -27,4 +29,5 @@ demo: build
 clean:
 	rm -rf bin
 
--include e2e/e2e.mk
+include e2e/e2e.mk
+include charts/chart.mk
