@@ -84,10 +84,10 @@ func (a *Aggregate) Add(o Observation) bool {
 	learned := !ok
 	learned = setUnion(&w.ServiceAccounts, o.ServiceAccount) || learned
 	learned = setUnion(&w.Images, o.Images...) || learned
-	if p := attributes.Join(w.Profile, o.Profile); !equal(p, w.Profile) {
+	if p := attributes.Join(w.Profile, o.Profile); !equal(&p, &w.Profile) {
 		w.Profile, learned = p, true
 	}
-	if v := pss.Join(w.PSS, o.Verdict); !equal(v, w.PSS) {
+	if v := pss.Join(w.PSS, o.Verdict); !equal(&v, &w.PSS) {
 		w.PSS, learned = v, true
 	}
 	if !at.IsZero() && (w.FirstSeen.IsZero() || at.Before(w.FirstSeen)) {
@@ -126,10 +126,10 @@ func (a *Aggregate) Merge(other *Aggregate) bool {
 func (w *Workload) merge(o *Workload) bool {
 	learned := setUnion(&w.ServiceAccounts, o.ServiceAccounts...)
 	learned = setUnion(&w.Images, o.Images...) || learned
-	if p := attributes.Join(w.Profile, o.Profile); !equal(p, w.Profile) {
+	if p := attributes.Join(w.Profile, o.Profile); !equal(&p, &w.Profile) {
 		w.Profile, learned = p, true
 	}
-	if v := pss.Join(w.PSS, o.PSS); !equal(v, w.PSS) {
+	if v := pss.Join(w.PSS, o.PSS); !equal(&v, &w.PSS) {
 		w.PSS, learned = v, true
 	}
 	if !o.FirstSeen.IsZero() && (w.FirstSeen.IsZero() || o.FirstSeen.Before(w.FirstSeen)) {
@@ -185,8 +185,9 @@ func setUnion(set *[]string, values ...string) bool {
 	return grew
 }
 
-// equal compares joined values; joins keep empty lists nil, so deep equality is exact.
-func equal(a, b any) bool { return reflect.DeepEqual(a, b) }
+// equal compares joined values (pointers, so nothing is copied to the heap); joins keep empty
+// lists nil, so deep equality is exact.
+func equal[T any](a, b *T) bool { return reflect.DeepEqual(a, b) }
 
 // NamespaceNames returns the namespaces in order.
 func (a *Aggregate) NamespaceNames() []string { return slices.Sorted(maps.Keys(a.Namespaces)) }

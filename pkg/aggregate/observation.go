@@ -24,12 +24,17 @@ type Observation struct {
 
 // Observe builds the observation of a pod as the API server admits it, owned by ref.
 func Observe(pod *corev1.Pod, ref owner.Ref, at time.Time) Observation {
+	return ObserveWith(pod, ref, at, pss.Evaluate(&pod.ObjectMeta, &pod.Spec))
+}
+
+// ObserveWith is Observe with the pod's verdict already known (e.g. from a pss.Memo).
+func ObserveWith(pod *corev1.Pod, ref owner.Ref, at time.Time, verdict pss.Verdict) Observation {
 	o := Observation{
 		Namespace:      pod.Namespace,
 		Owner:          ref,
 		ServiceAccount: pod.Spec.ServiceAccountName,
 		Profile:        attributes.Observe(pod),
-		Verdict:        pss.Evaluate(&pod.ObjectMeta, &pod.Spec),
+		Verdict:        verdict,
 		Time:           at,
 	}
 	if o.ServiceAccount == "" {

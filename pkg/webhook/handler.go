@@ -15,6 +15,7 @@ import (
 
 	"github.com/pod-security-advisor/pod-security-advisor/pkg/aggregate"
 	"github.com/pod-security-advisor/pod-security-advisor/pkg/owner"
+	"github.com/pod-security-advisor/pod-security-advisor/pkg/pss"
 )
 
 // Learner takes observations; Learn reports whether something new was learned. It must be
@@ -36,7 +37,8 @@ type Handler struct {
 	Log      logr.Logger
 	Now      func() time.Time // nil: time.Now
 
-	decoder admission.Decoder
+	decoder  admission.Decoder
+	verdicts *pss.Memo
 }
 
 // NewHandler returns a handler decoding with a scheme that knows core/v1.
@@ -44,6 +46,7 @@ func NewHandler(h Handler) *Handler {
 	scheme := runtime.NewScheme()
 	_ = corev1.AddToScheme(scheme)
 	h.decoder = admission.NewDecoder(scheme)
+	h.verdicts = &pss.Memo{Max: 4096}
 	if h.Now == nil {
 		h.Now = time.Now
 	}
@@ -90,7 +93,7 @@ func (h *Handler) learn(ctx context.Context, req admission.Request) string {
 	if h.Owners != nil {
 		ref = h.Owners.Resolve(ctx, pod)
 	}
-	if h.Learner.Learn(aggregate.Observe(pod, ref, h.Now())) {
+	if h.Learner.Learn(aggregate.ObserveWith(pod, ref, h.Now(), h.verdicts.Evaluate(pod))) {
 		h.Log.V(1).Info("learned", "namespace", pod.Namespace, "workload", ref.String())
 		return OutcomeLearned
 	}

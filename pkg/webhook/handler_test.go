@@ -38,7 +38,7 @@ func podJSON(t testing.TB, mutate func(*corev1.Pod)) []byte {
 	pod := &corev1.Pod{
 		TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "Pod"},
 		ObjectMeta: metav1.ObjectMeta{Name: "web-5d8f7-abcde", Namespace: "shop", Labels: map[string]string{"pod-template-hash": "5d8f7"},
-			OwnerReferences: []metav1.OwnerReference{{APIVersion: "apps/v1", Kind: "ReplicaSet", Name: "web-5d8f7", Controller: &yes}}},
+			OwnerReferences: []metav1.OwnerReference{{APIVersion: "apps/v1", Kind: "ReplicaSet", Name: "web-5d8f7", UID: "0f1e2d3c", Controller: &yes}}},
 		Spec: corev1.PodSpec{ServiceAccountName: "web", Containers: []corev1.Container{{Name: "web", Image: "nginx:1.27",
 			Env: []corev1.EnvVar{{Name: "PASSWORD", Value: "hunter2"}}}}},
 	}
