@@ -144,14 +144,31 @@ func (w *Workload) merge(o *Workload) bool {
 	return learned
 }
 
+// clone copies what Add and Merge change in place (the sets and counters). Profiles and verdicts
+// are shared: joins never modify their inputs, they build new values.
 func (w *Workload) clone() *Workload {
-	var c Workload
-	data, _ := json.Marshal(w)
-	_ = json.Unmarshal(data, &c)
+	c := *w
+	c.ServiceAccounts = slices.Clone(w.ServiceAccounts)
+	c.Images = slices.Clone(w.Images)
+	c.Counts = maps.Clone(w.Counts)
 	if c.Counts == nil {
 		c.Counts = map[string]int64{}
 	}
 	return &c
+}
+
+// Clone returns a copy that later Adds and Merges on a do not change. It is cheap enough to
+// take under the learner's lock (no serialisation).
+func (a *Aggregate) Clone() *Aggregate {
+	c := &Aggregate{Replica: a.Replica, MaxWorkloads: a.MaxWorkloads, Namespaces: make(map[string]*Namespace, len(a.Namespaces)), workloads: a.workloads}
+	for name, ns := range a.Namespaces {
+		cns := &Namespace{Workloads: make(map[string]*Workload, len(ns.Workloads))}
+		for key, w := range ns.Workloads {
+			cns.Workloads[key] = w.clone()
+		}
+		c.Namespaces[name] = cns
+	}
+	return c
 }
 
 // slot returns where a workload's evidence goes: its own record, or the namespace's overflow

@@ -206,3 +206,27 @@ func TestMaxWorkloads(t *testing.T) {
 		t.Errorf("merge ignores the bound: %d records", merged.Workloads())
 	}
 }
+
+// TestClone: a clone does not change when the original learns more, and equals it when taken.
+func TestClone(t *testing.T) {
+	r := rand.New(rand.NewPCG(9, 9))
+	a := New("r")
+	for range 100 {
+		a.Add(randomObservation(r))
+	}
+	c := a.Clone()
+	before, _ := json.Marshal(c)
+	if orig, _ := json.Marshal(a); string(orig) != string(before) {
+		t.Fatal("clone differs from the original")
+	}
+	for range 100 {
+		o := randomObservation(r)
+		o.Images = append(o.Images, "new-image")
+		o.ServiceAccount = "new-sa"
+		a.Add(o)
+		a.Merge(New("x"))
+	}
+	if after, _ := json.Marshal(c); string(after) != string(before) {
+		t.Fatal("clone changed when the original learned")
+	}
+}

@@ -5,7 +5,6 @@ package learner
 
 import (
 	"context"
-	"encoding/json"
 	"sync"
 	"time"
 
@@ -81,17 +80,11 @@ func (l *Learner) notify() {
 	}
 }
 
-// snapshot returns a deep copy and the counters it reflects.
-func (l *Learner) snapshot() (*aggregate.Aggregate, uint64, uint64, error) {
+// snapshot returns a copy and the counters it reflects.
+func (l *Learner) snapshot() (*aggregate.Aggregate, uint64, uint64) {
 	l.mu.Lock()
-	data, err := json.Marshal(l.agg)
-	changes, touches := l.changes, l.touches
-	l.mu.Unlock()
-	if err != nil {
-		return nil, 0, 0, err
-	}
-	snap := aggregate.New(l.agg.Replica)
-	return snap, changes, touches, json.Unmarshal(data, snap)
+	defer l.mu.Unlock()
+	return l.agg.Clone(), l.changes, l.touches
 }
 
 // Loop saves and publishes in the background.
@@ -115,13 +108,11 @@ func (lp *Loop) Start(ctx context.Context) error {
 	refresh := time.NewTicker(lp.Refresh)
 	defer refresh.Stop()
 	flush := func(ctx context.Context, force bool) {
-		agg, changes, touches, err := lp.Learner.snapshot()
-		if err == nil && (changes == savedChanges && (touches == savedTouches || !force)) {
+		agg, changes, touches := lp.Learner.snapshot()
+		if changes == savedChanges && (touches == savedTouches || !force) {
 			return
 		}
-		if err == nil {
-			err = lp.flush(ctx, agg)
-		}
+		err := lp.flush(ctx, agg)
 		if err == nil {
 			savedChanges, savedTouches = changes, touches
 		} else {
