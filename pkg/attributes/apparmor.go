@@ -1,6 +1,10 @@
 package attributes
 
-import corev1 "k8s.io/api/core/v1"
+import (
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+)
 
 // observeAppArmor records the AppArmor profiles containers run with.
 //
@@ -16,4 +20,26 @@ func observeAppArmor(pod *Pod, p *Profile) {
 		}
 		p.AppArmorProfiles = add(p.AppArmorProfiles, name)
 	}
+}
+
+// maxLocalhostProfileLength is PATH_MAX - 1, the longest localhost profile validation accepts.
+const maxLocalhostProfileLength = 4095
+
+// AppArmorAnnotation converts a value of the deprecated annotation
+// container.apparmor.security.beta.kubernetes.io/<container> into the field's form. ok is false
+// for a value the field cannot express (API validation rejects those).
+func AppArmorAnnotation(v string) (profile *corev1.AppArmorProfile, ok bool) {
+	switch {
+	case v == corev1.DeprecatedAppArmorBetaProfileRuntimeDefault:
+		return &corev1.AppArmorProfile{Type: corev1.AppArmorProfileTypeRuntimeDefault}, true
+	case v == corev1.DeprecatedAppArmorBetaProfileNameUnconfined:
+		return &corev1.AppArmorProfile{Type: corev1.AppArmorProfileTypeUnconfined}, true
+	case strings.HasPrefix(v, corev1.DeprecatedAppArmorBetaProfileNamePrefix):
+		name := strings.TrimPrefix(v, corev1.DeprecatedAppArmorBetaProfileNamePrefix)
+		if name == "" || strings.TrimSpace(name) != name || len(name) > maxLocalhostProfileLength {
+			return nil, false
+		}
+		return &corev1.AppArmorProfile{Type: corev1.AppArmorProfileTypeLocalhost, LocalhostProfile: &name}, true
+	}
+	return nil, false
 }

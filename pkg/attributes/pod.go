@@ -1,8 +1,6 @@
 package attributes
 
 import (
-	"strings"
-
 	corev1 "k8s.io/api/core/v1"
 )
 
@@ -103,15 +101,10 @@ func annotatedAppArmor(pod *corev1.Pod, container string) *corev1.AppArmorProfil
 	if !ok {
 		return nil
 	}
-	switch {
-	case v == corev1.DeprecatedAppArmorBetaProfileRuntimeDefault:
-		return &corev1.AppArmorProfile{Type: corev1.AppArmorProfileTypeRuntimeDefault}
-	case v == corev1.DeprecatedAppArmorBetaProfileNameUnconfined:
-		return &corev1.AppArmorProfile{Type: corev1.AppArmorProfileTypeUnconfined}
-	case strings.HasPrefix(v, corev1.DeprecatedAppArmorBetaProfileNamePrefix):
-		name := strings.TrimPrefix(v, corev1.DeprecatedAppArmorBetaProfileNamePrefix)
-		return &corev1.AppArmorProfile{Type: corev1.AppArmorProfileTypeLocalhost, LocalhostProfile: &name}
+	p, valid := AppArmorAnnotation(v)
+	if !valid {
+		// API validation rejects such a value; record it verbatim rather than drop it.
+		return &corev1.AppArmorProfile{Type: corev1.AppArmorProfileType(v)}
 	}
-	// An unknown value is rejected by API validation; record it verbatim rather than drop it.
-	return &corev1.AppArmorProfile{Type: corev1.AppArmorProfileType(v)}
+	return p
 }

@@ -30,6 +30,8 @@ import (
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
+
+	"github.com/pod-security-advisor/pod-security-advisor/pkg/attributes"
 )
 
 // Apply mutates pod in place into the pod a validating admission webhook would be sent when the
@@ -291,7 +293,10 @@ func applyAppArmorVersionSkew(pod *corev1.Pod) {
 		if *scp != nil && (*scp).AppArmorProfile != nil {
 			return
 		}
-		profile := appArmorProfileFromAnnotation(annotation)
+		profile, ok := attributes.AppArmorAnnotation(annotation)
+		if !ok {
+			profile = nil
+		}
 		if profile == nil || equalAppArmorProfiles(profile, podProfile) {
 			return
 		}
@@ -312,27 +317,6 @@ func applyAppArmorVersionSkew(pod *corev1.Pod) {
 		c := &pod.Spec.EphemeralContainers[i]
 		visit(c.Name, &c.SecurityContext)
 	}
-}
-
-// maxLocalhostProfileLength is PATH_MAX - 1, the longest localhostProfile validation accepts.
-const maxLocalhostProfileLength = 4095
-
-// appArmorProfileFromAnnotation converts a deprecated annotation value into the field, or nil
-// when the value has no valid field equivalent.
-func appArmorProfileFromAnnotation(v string) *corev1.AppArmorProfile {
-	switch {
-	case v == corev1.DeprecatedAppArmorBetaProfileRuntimeDefault:
-		return &corev1.AppArmorProfile{Type: corev1.AppArmorProfileTypeRuntimeDefault}
-	case v == corev1.DeprecatedAppArmorBetaProfileNameUnconfined:
-		return &corev1.AppArmorProfile{Type: corev1.AppArmorProfileTypeUnconfined}
-	case strings.HasPrefix(v, corev1.DeprecatedAppArmorBetaProfileNamePrefix):
-		name := strings.TrimPrefix(v, corev1.DeprecatedAppArmorBetaProfileNamePrefix)
-		if name == "" || strings.TrimSpace(name) != name || len(name) > maxLocalhostProfileLength {
-			return nil
-		}
-		return &corev1.AppArmorProfile{Type: corev1.AppArmorProfileTypeLocalhost, LocalhostProfile: &name}
-	}
-	return nil
 }
 
 func equalAppArmorProfiles(a, b *corev1.AppArmorProfile) bool {
