@@ -1,0 +1,50 @@
+package precision
+
+import (
+	"fmt"
+	"testing"
+
+	corev1 "k8s.io/api/core/v1"
+
+	"github.com/pod-security-advisor/pod-security-advisor/internal/psafixtures"
+	"github.com/pod-security-advisor/pod-security-advisor/pkg/render"
+)
+
+// TestEscalationDenied: the VAP learned from the minimal restricted pod alone
+// (restricted/v1.N/pass/base.yaml), bound with [Deny], denies every fail fixture of both
+// levels: each asks for one privilege that pod never used.
+func TestEscalationDenied(t *testing.T) {
+	all, version := fixtures(t)
+	var base *psafixtures.Fixture
+	var fails []psafixtures.Fixture
+	for i, f := range all {
+		if f.Level == "restricted" && f.Pass && f.Name == "base" {
+			base = &all[i]
+		}
+		if !f.Pass {
+			fails = append(fails, f)
+		}
+	}
+	if base == nil {
+		t.Fatalf("no restricted/%s/pass/base.yaml among the fixtures", version)
+	}
+	c := newClient(t)
+	ns := namespaces(t, c, "prec-esc", 1, nil, "default")[0]
+	v := learnVAP(t, base.Pod, ns, render.ScopeNamespace)
+	apply(t, c, []vap{v})
+	waitInEffect(t, c, []vap{v}, []*corev1.Pod{probe(ns, "")})
+	if got, msg := dryRun(c, onNamespace(base.Pod, ns), v.name()); got != admitted {
+		t.Fatalf("%s is not admitted by the policy learned from it: %s", base, msg)
+	}
+
+	ty := &tally{figure: "escalation denial", invalid: invalidFixtures(t, c)}
+	parallel(len(fails), func(i int) {
+		got, msg := dryRun(c, onNamespace(fails[i].Pod, ns), v.name())
+		reason := msg
+		if got == admitted {
+			reason = "admitted"
+		}
+		ty.record(fails[i].String(), got == deniedByPolicy, reason)
+	})
+	ty.report(t, fmt.Sprintf("fail fixtures (baseline and restricted) denied by the VAP learned from %s.yaml alone", base))
+}

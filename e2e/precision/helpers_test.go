@@ -1,0 +1,474 @@
+package precision
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	admv1 "k8s.io/api/admissionregistration/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/util/rand"
+	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
+	"k8s.io/client-go/tools/clientcmd"
+	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/yaml"
+
+	"github.com/pod-security-advisor/pod-security-advisor/e2e/internal/harness"
+	"github.com/pod-security-advisor/pod-security-advisor/internal/psafixtures"
+	"github.com/pod-security-advisor/pod-security-advisor/pkg/aggregate"
+	"github.com/pod-security-advisor/pod-security-advisor/pkg/defaulting"
+	"github.com/pod-security-advisor/pod-security-advisor/pkg/manifest"
+	"github.com/pod-security-advisor/pod-security-advisor/pkg/render"
+)
+
+// workers bounds the concurrent API requests: the control plane shares a small machine.
+const workers = 8
+
+var (
+	loadOnce    sync.Once
+	allFixtures []psafixtures.Fixture
+	fixturesVer string
+	loadErr     error
+)
+
+// fixtures returns every fixture of the newest version directory and that version. Callers
+// must not modify the pods (DeepCopy them).
+//
+// Pod names are made valid object names ("capabilities_baseline0" → "capabilities-baseline0"),
+// as the upstream fixture tests do; nothing else is changed.
+func fixtures(t *testing.T) ([]psafixtures.Fixture, string) {
+	t.Helper()
+	loadOnce.Do(func() {
+		allFixtures, fixturesVer, loadErr = psafixtures.Load()
+		for _, f := range allFixtures {
+			f.Pod.Name = strings.ReplaceAll(strings.ToLower(f.Pod.Name), "_", "-")
+		}
+	})
+	if loadErr != nil {
+		t.Fatal(loadErr)
+	}
+	if len(allFixtures) == 0 {
+		t.Fatal("no Pod Security Admission fixtures found")
+	}
+	return allFixtures, fixturesVer
+}
+
+// newClient returns an admin client whose client-side rate limit (client-go's default is 5
+// requests/s) does not throttle the batches; the control plane is local.
+func newClient(t *testing.T) client.Client {
+	t.Helper()
+	cfg, err := clientcmd.BuildConfigFromFlags("", harness.Kubeconfig(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.QPS, cfg.Burst = 200, 400
+	c, err := client.New(cfg, client.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// learn does what `pod-security-advisor convert -f POD.yaml -n ns` does with one pod and returns
+// the rendered output: the pod (in namespace ns) is written as a manifest, read back with
+// package manifest, changed as the API server admits it (package defaulting), observed, and
+// rendered with opts.
+func learn(t *testing.T, pod *corev1.Pod, ns string, opts render.Options) []byte {
+	t.Helper()
+	p := pod.DeepCopy()
+	p.Namespace = ns
+	p.APIVersion, p.Kind = "v1", "Pod"
+	data, err := yaml.Marshal(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	objects, _, err := manifest.Read(bytes.NewReader(data), p.Name+".yaml", ns)
+	if err != nil {
+		t.Fatalf("reading %s as a manifest: %v", p.Name, err)
+	}
+	if len(objects) != 1 {
+		t.Fatalf("%s: %d pods read from the manifest, want 1", p.Name, len(objects))
+	}
+	agg := aggregate.New("precision")
+	for _, o := range objects {
+		defaulting.Apply(o.Pod)
+		agg.Add(aggregate.Observe(o.Pod, o.Owner, time.Time{}))
+	}
+	var out bytes.Buffer
+	if err := render.Render(&out, agg, opts); err != nil {
+		t.Fatalf("rendering %s: %v", p.Name, err)
+	}
+	return out.Bytes()
+}
+
+// decode splits rendered YAML into its objects.
+func decode(t *testing.T, data []byte) []*unstructured.Unstructured {
+	t.Helper()
+	dec := utilyaml.NewYAMLOrJSONDecoder(bytes.NewReader(data), 4096)
+	var out []*unstructured.Unstructured
+	for {
+		u := &unstructured.Unstructured{}
+		err := dec.Decode(&u.Object)
+		if errors.Is(err, io.EOF) {
+			return out
+		}
+		if err != nil {
+			t.Fatalf("decoding rendered output: %v\n%s", err, data)
+		}
+		if len(u.Object) > 0 {
+			out = append(out, u)
+		}
+	}
+}
+
+// vap is one rendered policy and its binding.
+type vap struct {
+	policy, binding *unstructured.Unstructured
+}
+
+func (v vap) name() string { return v.policy.GetName() }
+
+// learnVAP renders the enforcing VAP learned from pod in ns with scope, and checks that the
+// output is exactly one policy and one binding.
+func learnVAP(t *testing.T, pod *corev1.Pod, ns, scope string) vap {
+	t.Helper()
+	objs := decode(t, learn(t, pod, ns, render.Options{Format: render.FormatVAP, Scope: scope, Enforce: true}))
+	if len(objs) != 2 || objs[0].GetKind() != "ValidatingAdmissionPolicy" || objs[1].GetKind() != "ValidatingAdmissionPolicyBinding" {
+		t.Fatalf("learning %s: want one policy and one binding, got %d objects", pod.Name, len(objs))
+	}
+	return vap{policy: objs[0], binding: objs[1]}
+}
+
+// parallel runs fn(0..n-1) on at most workers goroutines.
+func parallel(n int, fn func(i int)) {
+	var wg sync.WaitGroup
+	next := make(chan int)
+	for range min(workers, n) {
+		wg.Go(func() {
+			for i := range next {
+				fn(i)
+			}
+		})
+	}
+	for i := range n {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+}
+
+// firstError collects errors from goroutines and fails the test with the first ones.
+type firstError struct {
+	mu   sync.Mutex
+	errs []string
+}
+
+func (e *firstError) add(format string, args ...any) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.errs = append(e.errs, fmt.Sprintf(format, args...))
+}
+
+func (e *firstError) check(t *testing.T, what string) {
+	t.Helper()
+	if len(e.errs) > 0 {
+		sort.Strings(e.errs)
+		t.Fatalf("%s: %d errors:\n  %s", what, len(e.errs), strings.Join(e.errs[:min(10, len(e.errs))], "\n  "))
+	}
+}
+
+// namespaces creates n namespaces named prefix-<run>-<i> with the given service accounts
+// ("default" among them is created too rather than awaited from the controller), and deletes
+// them when the test ends. labels may be nil.
+func namespaces(t *testing.T, c client.Client, prefix string, n int, labels func(i int) map[string]string, serviceAccounts ...string) []string {
+	t.Helper()
+	run := rand.String(5)
+	names := make([]string, n)
+	var errs firstError
+	parallel(n, func(i int) {
+		ctx := context.Background()
+		ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("%s-%s-%03d", prefix, run, i)}}
+		if labels != nil {
+			ns.Labels = labels(i)
+		}
+		if err := c.Create(ctx, ns); err != nil {
+			errs.add("creating namespace %s: %v", ns.Name, err)
+			return
+		}
+		names[i] = ns.Name
+		for _, sa := range serviceAccounts {
+			err := c.Create(ctx, &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Namespace: ns.Name, Name: sa}})
+			if err != nil && !apierrors.IsAlreadyExists(err) {
+				errs.add("creating service account %s/%s: %v", ns.Name, sa, err)
+			}
+		}
+	})
+	t.Cleanup(func() {
+		parallel(n, func(i int) {
+			if names[i] != "" {
+				_ = c.Delete(context.Background(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: names[i]}})
+			}
+		})
+	})
+	errs.check(t, "creating namespaces")
+	return names
+}
+
+// apply creates the policies and bindings, and deletes them when the test ends.
+func apply(t *testing.T, c client.Client, vaps []vap) {
+	t.Helper()
+	var errs firstError
+	created := make([][]client.Object, len(vaps))
+	parallel(len(vaps), func(i int) {
+		for _, obj := range []*unstructured.Unstructured{vaps[i].policy, vaps[i].binding} {
+			obj := obj.DeepCopy()
+			if err := c.Create(context.Background(), obj); err != nil {
+				errs.add("creating %s %s: %v", obj.GetKind(), obj.GetName(), err)
+				return
+			}
+			created[i] = append(created[i], obj)
+		}
+	})
+	t.Cleanup(func() {
+		parallel(len(created), func(i int) {
+			for _, obj := range created[i] {
+				_ = c.Delete(context.Background(), obj)
+			}
+		})
+	})
+	errs.check(t, "applying the learned policies")
+}
+
+// probe is a pod more privileged than any fixture along several axes at once (host PID and IPC
+// namespaces, a privileged container adding SYS_MODULE, a host path): every policy learned from
+// one fixture denies it, so its denial shows the policy is in effect.
+func probe(ns, serviceAccount string) *corev1.Pod {
+	return &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "precision-probe"},
+		Spec: corev1.PodSpec{
+			ServiceAccountName: serviceAccount,
+			HostPID:            true,
+			HostIPC:            true,
+			Containers: []corev1.Container{{
+				Name:  "probe",
+				Image: "registry.k8s.io/pause",
+				SecurityContext: &corev1.SecurityContext{
+					Privileged:   ptr.To(true),
+					Capabilities: &corev1.Capabilities{Add: []corev1.Capability{"SYS_MODULE"}},
+				},
+				VolumeMounts: []corev1.VolumeMount{{Name: "host", MountPath: "/host"}},
+			}},
+			Volumes: []corev1.Volume{{Name: "host", VolumeSource: corev1.VolumeSource{
+				HostPath: &corev1.HostPathVolumeSource{Path: "/precision-probe"},
+			}}},
+		},
+	}
+}
+
+// outcome is what the API server did with a dry-run pod.
+type outcome int
+
+const (
+	admitted outcome = iota
+	deniedByPolicy
+	policyError // the policy failed (expression error, bad configuration): denied, but not by a rule
+	deniedByPSA
+	otherError
+)
+
+// dryRun creates pod with server-side dry run and classifies the answer; policy names the VAP
+// whose denials count as deniedByPolicy. The error text comes back for messages.
+func dryRun(c client.Client, pod *corev1.Pod, policy string) (outcome, string) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	err := c.Create(ctx, pod.DeepCopy(), client.DryRunAll)
+	if err == nil {
+		return admitted, ""
+	}
+	msg := err.Error()
+	switch {
+	case policy != "" && strings.Contains(msg, "ValidatingAdmissionPolicy '"+policy+"'"):
+		if strings.Contains(msg, "resulted in error") || strings.Contains(msg, "failed configuration") {
+			return policyError, msg
+		}
+		return deniedByPolicy, msg
+	case strings.Contains(msg, "violates PodSecurity"):
+		return deniedByPSA, msg
+	}
+	return otherError, msg
+}
+
+// onNamespace returns a copy of the fixture's pod in namespace ns.
+func onNamespace(pod *corev1.Pod, ns string) *corev1.Pod {
+	p := pod.DeepCopy()
+	p.Namespace = ns
+	return p
+}
+
+// waitInEffect waits until every policy denies its probe (VAP bindings take effect
+// asynchronously), then until the type-checking controller has checked every policy, and
+// fails on any type-checking warning.
+func waitInEffect(t *testing.T, c client.Client, vaps []vap, probes []*corev1.Pod) {
+	t.Helper()
+	pending := make([]int, len(vaps))
+	for i := range pending {
+		pending[i] = i
+	}
+	last := make([]string, len(vaps))
+	harness.Eventually(t, 2*time.Minute, "learned policies in effect", func() error {
+		var mu sync.Mutex
+		var still []int
+		parallel(len(pending), func(k int) {
+			i := pending[k]
+			got, msg := dryRun(c, probes[i], vaps[i].name())
+			if got != deniedByPolicy {
+				mu.Lock()
+				still = append(still, i)
+				last[i] = fmt.Sprintf("probe in %s: outcome %d %s", probes[i].Namespace, got, msg)
+				mu.Unlock()
+			}
+		})
+		pending = still
+		if len(pending) > 0 {
+			return fmt.Errorf("%d of %d policies not in effect yet, e.g. %s", len(pending), len(vaps), last[pending[0]])
+		}
+		return nil
+	})
+
+	warnings := make([][]string, len(vaps))
+	harness.Eventually(t, 2*time.Minute, "type checking of the learned policies", func() error {
+		var unchecked []string
+		var mu sync.Mutex
+		parallel(len(vaps), func(i int) {
+			p := &admv1.ValidatingAdmissionPolicy{}
+			err := c.Get(context.Background(), client.ObjectKey{Name: vaps[i].name()}, p)
+			mu.Lock()
+			defer mu.Unlock()
+			switch {
+			case err != nil:
+				unchecked = append(unchecked, vaps[i].name()+": "+err.Error())
+			case p.Status.ObservedGeneration != p.Generation || p.Status.TypeChecking == nil:
+				unchecked = append(unchecked, vaps[i].name())
+			default:
+				warnings[i] = nil
+				for _, w := range p.Status.TypeChecking.ExpressionWarnings {
+					warnings[i] = append(warnings[i], w.FieldRef+": "+w.Warning)
+				}
+			}
+		})
+		if len(unchecked) > 0 {
+			return fmt.Errorf("%d policies not type-checked yet, e.g. %s", len(unchecked), unchecked[0])
+		}
+		return nil
+	})
+	for i, ws := range warnings {
+		for _, w := range ws {
+			t.Errorf("policy %s has a type-checking warning: %s", vaps[i].name(), w)
+		}
+	}
+}
+
+var (
+	validOnce sync.Once
+	invalid   map[string]string
+)
+
+// invalidFixtures dry-runs every fixture into a namespace without any policy or Pod Security
+// label, once per test process, and returns those the API server rejects anyway, with its
+// reason. Such a pod cannot be admitted by anything, nor denied by a policy (validation comes
+// first): it is left out of every figure and listed with the reason. Upstream marks these
+// fixtures failRequiresError (for example procMount Unmasked with hostUsers: true since v1.35).
+// A pass fixture must always be valid.
+func invalidFixtures(t *testing.T, c client.Client) map[string]string {
+	t.Helper()
+	all, _ := fixtures(t)
+	validOnce.Do(func() {
+		ns := namespaces(t, c, "prec-valid", 1, nil, "default")[0]
+		invalid = map[string]string{}
+		var mu sync.Mutex
+		parallel(len(all), func(i int) {
+			if got, msg := dryRun(c, onNamespace(all[i].Pod, ns), ""); got != admitted {
+				mu.Lock()
+				invalid[all[i].String()] = msg
+				mu.Unlock()
+			}
+		})
+	})
+	for _, f := range all {
+		if reason, ok := invalid[f.String()]; ok && f.Pass {
+			t.Fatalf("%s is labelled pass but the API server rejects it without any policy: %s", f, reason)
+		}
+	}
+	return invalid
+}
+
+// tally counts one figure: hits of the valid fixtures measured, each miss with its reason, and
+// the invalid fixtures left out with theirs.
+type tally struct {
+	figure   string
+	invalid  map[string]string // from invalidFixtures
+	mu       sync.Mutex
+	total    int
+	hits     int
+	misses   []miss
+	excluded []miss
+}
+
+type miss struct{ fixture, reason string }
+
+// record counts fixture (hit or not, why not), or leaves it out if it is invalid.
+func (ty *tally) record(fixture string, hit bool, reason string) {
+	ty.mu.Lock()
+	defer ty.mu.Unlock()
+	if why, ok := ty.invalid[fixture]; ok {
+		ty.excluded = append(ty.excluded, miss{fixture, why})
+		return
+	}
+	ty.total++
+	if hit {
+		ty.hits++
+		return
+	}
+	ty.misses = append(ty.misses, miss{fixture, reason})
+}
+
+// report prints the figure and the fixtures left out, with t.Logf and on stdout, and fails the
+// test with every miss and its reason.
+func (ty *tally) report(t *testing.T, what string) {
+	t.Helper()
+	pct := 0.0
+	if ty.total > 0 {
+		pct = 100 * float64(ty.hits) / float64(ty.total)
+	}
+	say := func(format string, args ...any) {
+		t.Helper()
+		t.Logf(format, args...)
+		fmt.Printf(format+"\n", args...)
+	}
+	say("PRECISION %s: %d/%d %s (%.1f%%)", ty.figure, ty.hits, ty.total, what, pct)
+	byFixture := func(ms []miss) {
+		sort.Slice(ms, func(i, j int) bool { return ms[i].fixture < ms[j].fixture })
+	}
+	byFixture(ty.excluded)
+	for _, m := range ty.excluded {
+		say("  not measured: %s is not a valid pod for this API server: %s", m.fixture, m.reason)
+	}
+	byFixture(ty.misses)
+	for _, m := range ty.misses {
+		t.Errorf("MISS %s: %s", m.fixture, m.reason)
+	}
+	if ty.total == 0 {
+		t.Errorf("%s: nothing measured", ty.figure)
+	}
+}

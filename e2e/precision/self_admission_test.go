@@ -1,0 +1,33 @@
+package precision
+
+import (
+	"fmt"
+	"testing"
+
+	corev1 "k8s.io/api/core/v1"
+
+	"github.com/pod-security-advisor/pod-security-advisor/pkg/render"
+)
+
+// TestSelfAdmission: for every fixture, the VAP learned from that fixture alone (namespace
+// scope, bound with [Deny] to a fresh namespace) admits it there.
+func TestSelfAdmission(t *testing.T) {
+	all, version := fixtures(t)
+	c := newClient(t)
+	nss := namespaces(t, c, "prec-self", len(all), nil, "default")
+	vaps := make([]vap, len(all))
+	probes := make([]*corev1.Pod, len(all))
+	for i, f := range all {
+		vaps[i] = learnVAP(t, f.Pod, nss[i], render.ScopeNamespace)
+		probes[i] = probe(nss[i], "")
+	}
+	apply(t, c, vaps)
+	waitInEffect(t, c, vaps, probes)
+
+	ty := &tally{figure: "self-admission", invalid: invalidFixtures(t, c)}
+	parallel(len(all), func(i int) {
+		got, msg := dryRun(c, onNamespace(all[i].Pod, nss[i]), vaps[i].name())
+		ty.record(all[i].String(), got == admitted, msg)
+	})
+	ty.report(t, fmt.Sprintf("fixtures of %s admitted by the VAP learned from each alone (namespace scope, [Deny])", version))
+}
