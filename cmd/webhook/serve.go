@@ -273,6 +273,18 @@ func start(ctx context.Context, mgr ctrl.Manager, st *store.Store, lrn *learner.
 	}
 	if _, err := informer.AddEventHandler(toolscache.ResourceEventHandlerFuncs{
 		AddFunc: join, UpdateFunc: func(_, obj any) { join(obj) },
+		// A shard deleted by hand (or lost) is written again from memory at the next flush,
+		// not only once something new is learned: until then a crash would lose it.
+		DeleteFunc: func(obj any) {
+			name := "unknown"
+			if cm, ok := obj.(*corev1.ConfigMap); ok {
+				name = cm.Name
+			} else if d, ok := obj.(toolscache.DeletedFinalStateUnknown); ok {
+				name = d.Key
+			}
+			log.Info("state ConfigMap deleted; saving the state again", "configmap", name)
+			lrn.Resave()
+		},
 	}); err != nil {
 		return err
 	}

@@ -66,6 +66,15 @@ func (l *Learner) Merge(other *aggregate.Aggregate) bool {
 	return learned
 }
 
+// Resave makes the loop save (and publish) at its next debounce although nothing new was
+// learned: the stored state lost something memory still holds (a state ConfigMap was deleted).
+func (l *Learner) Resave() {
+	l.mu.Lock()
+	l.changes++
+	l.mu.Unlock()
+	l.notify()
+}
+
 // Workloads returns how many workload records are held.
 func (l *Learner) Workloads() int {
 	l.mu.Lock()

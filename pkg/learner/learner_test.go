@@ -116,3 +116,22 @@ func TestLoop(t *testing.T) {
 		t.Errorf("final flush count %d, want 2", n)
 	}
 }
+
+// TestResave: a state lost from the store is saved again from memory without new learning.
+func TestResave(t *testing.T) {
+	mem := &memory{}
+	l := New(aggregate.New("me"))
+	loop := &Loop{Learner: l, Saver: mem, Publisher: mem, Log: logr.Discard(), Debounce: 10 * time.Millisecond, Refresh: time.Hour}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go loop.Start(ctx)
+	l.Learn(obs("a", true))
+	waitFor(t, "first save", func() bool { s, _ := mem.counts(); return s == 1 })
+	l.Resave()
+	waitFor(t, "save after Resave", func() bool { s, _ := mem.counts(); return s == 2 })
+	mem.mu.Lock()
+	defer mem.mu.Unlock()
+	if mem.saved.Namespaces["ns"].Workloads["Deployment/a"] == nil {
+		t.Error("the resave lost the workload")
+	}
+}
