@@ -17,6 +17,7 @@
 package manifest
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/json"
 	"errors"
@@ -33,6 +34,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/runtime/serializer"
+	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"sigs.k8s.io/yaml"
 
 	"github.com/pod-security-advisor/pod-security-advisor/pkg/owner"
@@ -90,14 +92,11 @@ func Read(r io.Reader, source, defaultNamespace string) ([]Object, []Skipped, er
 		return nil, nil, fmt.Errorf("%s: %w", display, err)
 	}
 	rd := reader{source: source, namespace: defaultNamespace}
-	for _, d := range splitDocuments(data) {
-		err := d.err
-		if err == nil {
-			err = rd.document(d.number, d.json, nil)
-		}
-		if err != nil {
-			return nil, nil, fmt.Errorf("%s: %w", display, err)
-		}
+	err = documents(data, func(number int, doc []byte) error {
+		return rd.document(number, doc, nil)
+	})
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s: %w", display, err)
 	}
 	return rd.objects, rd.skipped, nil
 }
@@ -428,177 +427,97 @@ func statefulSetPodTemplate(set *appsv1.StatefulSet) *corev1.PodTemplateSpec {
 	return t
 }
 
-// document is one YAML document or JSON object of the input, as JSON, or the error that
-// document could not be read with (which ends the input).
-type document struct {
-	number int
-	json   []byte
-	err    error
-}
-
-// splitDocuments splits the input into documents and converts each to JSON, dropping empty
-// ones (their numbers are still counted). A document that cannot be read is returned with its
-// error, so that errors in earlier documents are reported first.
+// documents splits a manifest into documents with apimachinery's YAML reader, the one kubectl
+// uses, and calls fn with each document as JSON and its number, in input order. It stops at the
+// first error.
 //
-// Input whose first character is "{" and that has no "---" separator line is read as a JSON
-// stream: one or more concatenated objects, numbered in order. If that fails on the first
-// object, the input is tried as one YAML document (a YAML flow mapping also starts with "{"),
-// and if that fails too the JSON error is reported. Everything else is YAML.
-func splitDocuments(data []byte) []document {
+// Documents are the chunks the reader returns, numbered from 1: the text before the first
+// `---` line, between two of them and after the last. A chunk holding only comments or blank
+// lines (or null) counts but is skipped; `---` lines with nothing at all between them, or on
+// the first line, do not add a document. A `---` line followed by anything but a comment is an
+// error, as in kubectl, reported for the document the reader was reading. A chunk is parsed as
+// one YAML document, so text after a `...` end marker up to the next `---` is ignored, as by
+// kubectl. The reader reads CRLF line ends; a UTF-8 byte order mark is dropped first.
+//
+// Input that is a single chunk starting with "{" is a JSON stream: one or more concatenated
+// objects, numbered in order. If its first object is not valid JSON, the chunk is read as YAML
+// (a YAML flow mapping also starts with "{"), and if that fails too the JSON error is reported.
+func documents(data []byte, fn func(number int, doc []byte) error) error {
 	data = bytes.TrimPrefix(data, []byte("\xef\xbb\xbf")) // UTF-8 byte order mark
-	trimmed := bytes.TrimLeft(data, " \t\r\n")
-	if len(trimmed) > 0 && trimmed[0] == '{' && !hasSeparatorLine(data) {
-		docs := splitJSON(data)
-		if len(docs) > 0 && docs[len(docs)-1].err != nil && docs[len(docs)-1].number == 1 {
-			if yamlDocs := splitYAML(data); len(yamlDocs) == 0 || yamlDocs[len(yamlDocs)-1].err == nil {
-				return yamlDocs
+	reader := utilyaml.NewYAMLReader(bufio.NewReader(bytes.NewReader(data)))
+	var chunks [][]byte
+	var readErr error
+	for {
+		chunk, err := reader.Read()
+		if err != nil {
+			if !errors.Is(err, io.EOF) {
+				readErr = fmt.Errorf("document %d: %w", len(chunks)+1, err)
 			}
+			break
 		}
-		return docs
+		chunks = append(chunks, chunk)
 	}
-	return splitYAML(data)
+	if len(chunks) == 1 && readErr == nil && utilyaml.IsJSONBuffer(chunks[0]) {
+		return jsonDocuments(chunks[0], fn)
+	}
+	for i, chunk := range chunks {
+		if err := yamlDocument(i+1, chunk, fn); err != nil {
+			return err
+		}
+	}
+	return readErr
 }
 
-// splitJSON reads a stream of JSON values.
-func splitJSON(data []byte) []document {
-	dec := json.NewDecoder(bytes.NewReader(data))
-	var docs []document
+// yamlDocument converts one YAML document to JSON, strictly (duplicate keys are errors).
+func yamlDocument(number int, chunk []byte, fn func(int, []byte) error) error {
+	doc, err := yaml.YAMLToJSONStrict(chunk)
+	if err != nil {
+		msg := strings.TrimPrefix(err.Error(), "error converting YAML to JSON: ")
+		msg = strings.TrimPrefix(msg, "yaml: ")
+		// "unmarshal errors:\n  line 7: key \"spec\" already set in map" on one line.
+		msg = strings.TrimPrefix(msg, "unmarshal errors:\n  ")
+		msg = strings.ReplaceAll(msg, "\n  ", "; ")
+		msg = yamlLine.ReplaceAllString(msg, "line $1 of the document:")
+		return fmt.Errorf("document %d: invalid YAML: %s", number, msg)
+	}
+	if string(doc) == "null" {
+		return nil
+	}
+	return fn(number, doc)
+}
+
+// yamlLine is a line number in a YAML parser message; they count from the document's start.
+var yamlLine = regexp.MustCompile(`\bline (\d+):`)
+
+// jsonDocuments reads a stream of concatenated JSON values.
+func jsonDocuments(text []byte, fn func(int, []byte) error) error {
+	dec := json.NewDecoder(bytes.NewReader(text))
 	for n := 1; ; n++ {
 		start := dec.InputOffset()
 		var raw json.RawMessage
 		err := dec.Decode(&raw)
 		if errors.Is(err, io.EOF) {
-			return docs
+			return nil
 		}
 		if err != nil {
-			offset := start
+			if n == 1 {
+				if _, yamlErr := yaml.YAMLToJSONStrict(text); yamlErr == nil {
+					return yamlDocument(1, text, fn)
+				}
+			}
+			msg := strings.TrimPrefix(err.Error(), "json: ")
 			var syntax *json.SyntaxError
 			if errors.As(err, &syntax) {
-				offset = syntax.Offset
+				object := bytes.TrimLeft(text[start:syntax.Offset], " \t\r\n")
+				msg = fmt.Sprintf("line %d of the document: %s", 1+bytes.Count(object, []byte("\n")), msg)
 			}
-			if errors.Is(err, io.ErrUnexpectedEOF) {
-				offset = int64(len(data))
-			}
-			line := 1 + bytes.Count(data[:min(int(offset), len(data))], []byte("\n"))
-			err = fmt.Errorf("document %d: invalid JSON at line %d: %s", n, line, strings.TrimPrefix(err.Error(), "json: "))
-			return append(docs, document{number: n, err: err})
+			return fmt.Errorf("document %d: invalid JSON: %s", n, msg)
 		}
 		if string(raw) == "null" {
 			continue
 		}
-		docs = append(docs, document{number: n, json: raw})
-	}
-}
-
-// isSeparator reports whether a line is a YAML document start marker: "---" alone or followed
-// by whitespace (and possibly a comment or the start of the document's content).
-func isSeparator(line []byte) bool {
-	if !bytes.HasPrefix(line, []byte("---")) {
-		return false
-	}
-	rest := line[3:]
-	return len(rest) == 0 || rest[0] == ' ' || rest[0] == '\t' || rest[0] == '\r' || rest[0] == '\n'
-}
-
-// isDocumentEnd reports whether a line is the YAML document end marker "...".
-func isDocumentEnd(line []byte) bool {
-	rest, ok := bytes.CutPrefix(line, []byte("..."))
-	return ok && len(bytes.TrimSpace(rest)) == 0
-}
-
-func hasSeparatorLine(data []byte) bool {
-	for _, line := range bytes.SplitAfter(data, []byte("\n")) {
-		if isSeparator(line) {
-			return true
+		if err := fn(n, raw); err != nil {
+			return err
 		}
 	}
-	return false
-}
-
-// yamlChunk is the text of one YAML document and the input line it starts on.
-type yamlChunk struct {
-	text      []byte
-	firstLine int
-	explicit  bool // started by "---": a document even when empty
-}
-
-// splitYAML numbers documents as YAML does: every "---" starts a document (even an empty one),
-// and text before the first "---" (or after a "..." end marker) is a document only if it
-// holds more than comments and blank lines.
-func splitYAML(data []byte) []document {
-	var chunks []yamlChunk
-	cur := yamlChunk{firstLine: 1}
-	lineNo := 0
-	for _, line := range bytes.SplitAfter(data, []byte("\n")) {
-		if len(line) == 0 {
-			continue
-		}
-		lineNo++
-		switch {
-		case isSeparator(line):
-			chunks = append(chunks, cur)
-			cur = yamlChunk{firstLine: lineNo + 1, explicit: true}
-			if rest := bytes.TrimSpace(line[3:]); len(rest) > 0 && rest[0] != '#' {
-				// Content on the marker line ("--- !!map", "--- {a: 1}") belongs to the document.
-				cur.firstLine = lineNo
-				cur.text = append(append(cur.text, rest...), '\n')
-			}
-		case isDocumentEnd(line):
-			chunks = append(chunks, cur)
-			cur = yamlChunk{firstLine: lineNo + 1}
-		default:
-			cur.text = append(cur.text, line...)
-		}
-	}
-	chunks = append(chunks, cur)
-
-	var docs []document
-	number := 0
-	for _, c := range chunks {
-		if !c.explicit && !hasContent(c.text) {
-			continue
-		}
-		number++
-		j, err := yaml.YAMLToJSONStrict(c.text)
-		if err != nil {
-			err = fmt.Errorf("document %d: invalid YAML: %s", number, yamlErrorAt(err, c.firstLine))
-			return append(docs, document{number: number, err: err})
-		}
-		if string(j) == "null" {
-			continue
-		}
-		docs = append(docs, document{number: number, json: j})
-	}
-	return docs
-}
-
-// hasContent reports whether YAML text holds anything but comments and blank lines.
-func hasContent(text []byte) bool {
-	for _, line := range bytes.Split(text, []byte("\n")) {
-		l := bytes.TrimSpace(line)
-		if len(l) > 0 && l[0] != '#' {
-			return true
-		}
-	}
-	return false
-}
-
-var yamlLine = regexp.MustCompile(`\bline (\d+)\b`)
-
-// yamlErrorAt rewrites the parser's line numbers, which count from the start of the document,
-// into lines of the input, and drops the converter's wrapping.
-func yamlErrorAt(err error, firstLine int) string {
-	msg := err.Error()
-	msg = strings.TrimPrefix(msg, "error converting YAML to JSON: ")
-	msg = strings.TrimPrefix(msg, "yaml: ")
-	// "unmarshal errors:\n  line 7: key \"spec\" already set in map" on one line.
-	msg = strings.TrimPrefix(msg, "unmarshal errors:\n  ")
-	msg = strings.ReplaceAll(msg, "\n  ", "; ")
-	return yamlLine.ReplaceAllStringFunc(msg, func(m string) string {
-		n, convErr := strconv.Atoi(strings.TrimPrefix(m, "line "))
-		if convErr != nil {
-			return m
-		}
-		return "line " + strconv.Itoa(n+firstLine-1)
-	})
 }

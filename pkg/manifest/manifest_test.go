@@ -249,8 +249,8 @@ metadata: {generateName: w-}
 			},
 		},
 		{
-			name: "empty and comment-only documents are ignored but counted",
-			in: `# leading comment, not a document
+			name: "empty and comment-only documents are ignored but counted; adjacent markers add none",
+			in: `# leading comment, a document of its own as kubectl's reader splits
 ---
 # only a comment
 ---
@@ -271,16 +271,30 @@ spec: {containers: [{name: c, image: i}]}
 ---
 `,
 			want: []string{
-				"m.yaml#3 Pod/a pod=default/a containers=c",
+				"m.yaml#4 Pod/a pod=default/a containers=c",
 				"m.yaml#6 Pod/b pod=default/b containers=c",
 			},
 		},
 		{
-			name: "document before the first marker counts when it has content; ... ends a document",
+			name: "leading marker adds no document",
+			in: `---
+apiVersion: v1
+kind: Pod
+metadata: {name: a}
+spec: {containers: [{name: c, image: i}]}
+`,
+			want: []string{"m.yaml#1 Pod/a pod=default/a containers=c"},
+		},
+		{
+			name: "document before the first marker counts; ... ends a document and what follows it up to --- is ignored, as by kubectl",
 			in: `apiVersion: v1
 kind: Service
 metadata: {name: s}
 ...
+apiVersion: v1
+kind: Pod
+metadata: {name: ignored}
+spec: {containers: [{name: c, image: i}]}
 ---
 apiVersion: v1
 kind: Pod
@@ -289,12 +303,6 @@ spec: {containers: [{name: c, image: i}]}
 `,
 			want:        []string{"m.yaml#2 Pod/a pod=default/a containers=c"},
 			wantSkipped: []string{"m.yaml#1 v1 Service s"},
-		},
-		{
-			name: "content on the marker line",
-			in: `--- {apiVersion: v1, kind: Pod, metadata: {name: a}, spec: {containers: [{name: c, image: i}]}}
-`,
-			want: []string{"m.yaml#1 Pod/a pod=default/a containers=c"},
 		},
 		{
 			name: "empty input",
@@ -484,24 +492,29 @@ func TestReadErrors(t *testing.T) {
 		want   string
 	}{
 		{
-			name: "bad YAML, line counted in the file",
+			name: "bad YAML, line counted in the document",
 			in:   valid + "---\napiVersion: v1\nkind: Pod\nmetadata:\n  name: a\n   bad: x\n",
-			want: "m.yaml: document 2: invalid YAML: line 10: mapping values are not allowed in this context",
+			want: "m.yaml: document 2: invalid YAML: line 5 of the document: mapping values are not allowed in this context",
 		},
 		{
 			name: "duplicate key",
 			in:   "apiVersion: v1\nkind: Pod\nmetadata: {name: a}\nspec: {}\nspec: {}\n",
-			want: `m.yaml: document 1: invalid YAML: line 5: key "spec" already set in map`,
+			want: `m.yaml: document 1: invalid YAML: line 5 of the document: key "spec" already set in map`,
 		},
 		{
 			name: "unterminated flow sequence",
 			in:   "---\nx: [\n",
-			want: "m.yaml: document 1: invalid YAML: line 2: did not find expected node content",
+			want: "m.yaml: document 1: invalid YAML: line 2 of the document: did not find expected node content",
 		},
 		{
-			name: "bad YAML on the marker line",
-			in:   valid + "--- [a, b\n",
-			want: "m.yaml: document 2: invalid YAML: line 5: did not find expected ',' or ']'",
+			name: "content on the first marker line is rejected, as by kubectl",
+			in:   "--- {apiVersion: v1, kind: Pod, metadata: {name: a}, spec: {containers: [{name: c, image: i}]}}\n",
+			want: "m.yaml: document 1: invalid Yaml document separator: {apiVersion: v1, kind: Pod, metadata: {name: a}, spec: {containers: [{name: c, image: i}]}}",
+		},
+		{
+			name: "content on a later marker line names the document the reader was reading",
+			in:   valid + "---\n" + valid + "--- [a, b\n",
+			want: "m.yaml: document 2: invalid Yaml document separator: [a, b",
 		},
 		{
 			name: "wrong type in a known kind",
@@ -572,7 +585,7 @@ func TestReadErrors(t *testing.T) {
 			name: "List item error names the item",
 			in: valid + "---\n---\napiVersion: v1\nkind: List\nitems:\n- " + strings.ReplaceAll(strings.TrimSuffix(valid, "\n"), "\n", "\n  ") +
 				"\n- apiVersion: v1\n  kind: Pod\n  metadata: {name: b}\n  spec: {hostPID: 1}\n",
-			want: "m.yaml: document 3, item 2: Pod: cannot unmarshal number into field spec.hostPID of type bool",
+			want: "m.yaml: document 2, item 2: Pod: cannot unmarshal number into field spec.hostPID of type bool",
 		},
 		{
 			name: "nested List item",
@@ -590,16 +603,16 @@ func TestReadErrors(t *testing.T) {
 			want: `m.yaml: document 1: List: items must be a list, not {"a":"b"}`,
 		},
 		{
-			name:   "bad JSON names the document and line",
+			name:   "bad JSON names the document and the line in it",
 			source: "-",
 			in:     "{\"apiVersion\": \"v1\", \"kind\": \"Service\", \"metadata\": {\"name\": \"s\"}}\n{\"apiVersion\": \"v1\",\n \"kind\" \"Pod\"}\n",
-			want:   "stdin: document 2: invalid JSON at line 3: invalid character '\"' after object key",
+			want:   "stdin: document 2: invalid JSON: line 2 of the document: invalid character '\"' after object key",
 		},
 		{
 			name:   "truncated JSON",
 			source: "pod.json",
 			in:     "{\"apiVersion\": \"v1\",\n\"kind\": \"Pod\"",
-			want:   "pod.json: document 1: invalid JSON at line 2: unexpected EOF",
+			want:   "pod.json: document 1: invalid JSON: unexpected EOF",
 		},
 		{
 			name:   "wrong type in JSON",
