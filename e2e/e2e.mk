@@ -8,7 +8,7 @@ E2E_DIR := $(patsubst %/,%,$(dir $(lastword $(MAKEFILE_LIST))))
 export E2E_BIN ?= $(abspath $(E2E_DIR)/bin)
 export E2E_CLUSTER_DIR ?= $(abspath $(E2E_DIR)/.cluster)
 
-.PHONY: e2e-tools cluster-up cluster-down cluster-status e2e cluster-smoke
+.PHONY: e2e-tools cluster-up cluster-down cluster-status e2e cluster-smoke demo-cluster
 
 ## e2e-tools: build etcd, kube-apiserver, kube-controller-manager, kubectl, helm, cert-manager (cached)
 e2e-tools:
@@ -32,3 +32,8 @@ cluster-smoke:
 ## e2e: build the tools, start a fresh control plane, run the end-to-end suite, stop it
 e2e:
 	@$(E2E_DIR)/hack/e2e.sh
+
+## demo-cluster: cluster-up, helm install, run the webhook on the host, create three workloads,
+## print the learned policy; leaves the cluster up (make cluster-down stops it)
+demo-cluster:
+	@$(E2E_DIR)/hack/demo.sh

@@ -20,17 +20,23 @@ import (
 	"testing"
 	"time"
 
+	"github.com/go-logr/logr"
 	admissionv1 "k8s.io/api/admissionregistration/v1"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/util/rand"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/yaml"
 
 	"github.com/pod-security-advisor/pod-security-advisor/e2e/internal/harness"
 	"github.com/pod-security-advisor/pod-security-advisor/pkg/aggregate"
 	"github.com/pod-security-advisor/pod-security-advisor/pkg/store"
 )
+
+// The tests' clients log nothing worth reading; without a logger controller-runtime prints a
+// stack trace after 30s.
+func init() { ctrllog.SetLogger(logr.Discard()) }
 
 // labelRelease selects the namespaces a release's webhook is sent pods of.
 const labelRelease = "e2e.pod-security-advisor.io/release"
