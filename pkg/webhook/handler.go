@@ -89,9 +89,11 @@ func (h *Handler) learn(ctx context.Context, req admission.Request) string {
 	if pod.Namespace == "" {
 		pod.Namespace = req.Namespace
 	}
-	ref := owner.FromPod(pod)
+	var ref owner.Ref
 	if h.Owners != nil {
 		ref = h.Owners.Resolve(ctx, pod)
+	} else {
+		ref = owner.FromPod(pod)
 	}
 	if h.Learner.Learn(aggregate.ObserveWith(pod, ref, h.Now(), h.verdicts.Evaluate(pod))) {
 		h.Log.V(1).Info("learned", "namespace", pod.Namespace, "workload", ref.String())
