@@ -73,15 +73,14 @@ func New(replica string) *Aggregate {
 // change other than the counter and last-seen time), which is what makes a flush worthwhile.
 func (a *Aggregate) Add(o Observation) bool {
 	ns := a.namespace(o.Namespace)
-	ref := a.slot(ns, o.Owner)
-	w, ok := ns.Workloads[ref.Key()]
-	if !ok {
+	ref, key, w := a.slot(ns, o.Owner)
+	learned := w == nil
+	if w == nil {
 		w = &Workload{Ref: ref, Counts: map[string]int64{}}
-		ns.Workloads[ref.Key()] = w
+		ns.Workloads[key] = w
 		a.workloads++
 	}
 	at := o.Time.UTC().Truncate(time.Second)
-	learned := !ok
 	learned = setUnion(&w.ServiceAccounts, o.ServiceAccount) || learned
 	learned = setUnion(&w.Images, o.Images...) || learned
 	if p := attributes.Join(w.Profile, o.Profile); !equal(&p, &w.Profile) {
@@ -107,12 +106,11 @@ func (a *Aggregate) Merge(other *Aggregate) bool {
 		ns := a.namespace(name)
 		for _, key := range slices.Sorted(maps.Keys(other.Namespaces[name].Workloads)) {
 			ow := other.Namespaces[name].Workloads[key]
-			ref := a.slot(ns, ow.Ref)
-			w, ok := ns.Workloads[ref.Key()]
-			if !ok {
+			ref, slotKey, w := a.slot(ns, ow.Ref)
+			if w == nil {
 				w = ow.clone()
 				w.Ref = ref
-				ns.Workloads[ref.Key()] = w
+				ns.Workloads[slotKey] = w
 				a.workloads++
 				learned = true
 				continue
@@ -172,12 +170,16 @@ func (a *Aggregate) Clone() *Aggregate {
 }
 
 // slot returns where a workload's evidence goes: its own record, or the namespace's overflow
-// record once MaxWorkloads records exist.
-func (a *Aggregate) slot(ns *Namespace, ref owner.Ref) owner.Ref {
-	if _, ok := ns.Workloads[ref.Key()]; ok || a.MaxWorkloads <= 0 || a.workloads < a.MaxWorkloads {
-		return ref
+// record once MaxWorkloads records exist. It returns that record's ref and key, and the record
+// itself, nil when it does not exist yet. The key is built and looked up once: this runs for
+// every admitted pod.
+func (a *Aggregate) slot(ns *Namespace, ref owner.Ref) (owner.Ref, string, *Workload) {
+	key := ref.Key()
+	if w, ok := ns.Workloads[key]; ok || a.MaxWorkloads <= 0 || a.workloads < a.MaxWorkloads {
+		return ref, key, w
 	}
-	return Overflow
+	key = Overflow.Key()
+	return Overflow, key, ns.Workloads[key]
 }
 
 func (a *Aggregate) namespace(name string) *Namespace {
