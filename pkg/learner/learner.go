@@ -89,10 +89,16 @@ func (l *Learner) notify() {
 	}
 }
 
-// snapshot returns a copy and the counters it reflects.
-func (l *Learner) snapshot() (*aggregate.Aggregate, uint64, uint64) {
+// snapshot returns a copy of the aggregate and the counters it reflects, or nil when nothing
+// changed since the counters saved (with force, an observation that only counted is a
+// change too). Cloning is skipped when there is nothing to flush: it holds the lock Learn
+// waits for.
+func (l *Learner) snapshot(savedChanges, savedTouches uint64, force bool) (*aggregate.Aggregate, uint64, uint64) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	if l.changes == savedChanges && (l.touches == savedTouches || !force) {
+		return nil, 0, 0
+	}
 	return l.agg.Clone(), l.changes, l.touches
 }
 
@@ -117,8 +123,8 @@ func (lp *Loop) Start(ctx context.Context) error {
 	refresh := time.NewTicker(lp.Refresh)
 	defer refresh.Stop()
 	flush := func(ctx context.Context, force bool) {
-		agg, changes, touches := lp.Learner.snapshot()
-		if changes == savedChanges && (touches == savedTouches || !force) {
+		agg, changes, touches := lp.Learner.snapshot(savedChanges, savedTouches, force)
+		if agg == nil {
 			return
 		}
 		err := lp.flush(ctx, agg)
