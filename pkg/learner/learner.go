@@ -117,7 +117,11 @@ type Loop struct {
 	Flushed func(error)
 }
 
-// Start runs until ctx ends, then flushes one last time within ShutdownTimeout.
+// finalFlushTimeout bounds the flush on shutdown. It stays inside serve's
+// GracefulShutdownTimeout (25 s), which the chart's terminationGracePeriodSeconds exceeds.
+const finalFlushTimeout = 20 * time.Second
+
+// Start runs until ctx ends, then flushes one last time within finalFlushTimeout.
 func (lp *Loop) Start(ctx context.Context) error {
 	var savedChanges, savedTouches uint64
 	refresh := time.NewTicker(lp.Refresh)
@@ -140,16 +144,18 @@ func (lp *Loop) Start(ctx context.Context) error {
 	for {
 		select {
 		case <-ctx.Done():
-			final, cancel := context.WithTimeout(context.WithoutCancel(ctx), 20*time.Second)
+			final, cancel := context.WithTimeout(context.WithoutCancel(ctx), finalFlushTimeout)
 			flush(final, true)
 			cancel()
 			return nil
 		case <-lp.Learner.signal:
 			select {
 			case <-time.After(lp.Debounce):
+				flush(ctx, false)
 			case <-ctx.Done():
+				// Shutting down: the final flush above saves this learning with a live
+				// context; flushing with ctx would only fail and be counted as an error.
 			}
-			flush(ctx, false)
 		case <-refresh.C:
 			flush(ctx, true)
 		}
