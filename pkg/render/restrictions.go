@@ -227,8 +227,9 @@ func capSpellings(caps []string) []string {
 	return out
 }
 
-// pathIn tests a hostPath path against cleaned paths. The observer cleans paths, so the
-// common unclean form, a trailing slash, is accepted too.
+// pathIn tests a hostPath path against learned paths, which the observer keeps as written. A
+// learned path is also accepted with one trailing slash added, the one spelling of the same
+// directory that commonly differs between manifests.
 func pathIn(x string, paths []string) string {
 	l := list(paths)
 	return fmt.Sprintf("%s in %s || (%s.endsWith('/') && %s.substring(0, %s.size() - 1) in %s)", x, l, x, x, x, l)
