@@ -37,6 +37,10 @@ func joinSELinux(a, b []SELinux) []SELinux {
 	if len(a) == 0 && len(b) == 0 {
 		return nil
 	}
+	// The admission path's common case: nothing new. Return a without allocating.
+	if !slices.ContainsFunc(b, func(s SELinux) bool { return !slices.Contains(a, s) }) {
+		return a
+	}
 	out := append(slices.Clone(a), b...)
 	slices.SortFunc(out, func(x, y SELinux) int {
 		// Fields may contain ':', so equal strings do not mean equal options: break ties by field.
