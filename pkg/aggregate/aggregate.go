@@ -121,6 +121,32 @@ func (a *Aggregate) Merge(other *Aggregate) bool {
 	return learned
 }
 
+// Absorb joins src into a as Merge does, but takes src's workload records over where a has
+// none yet, instead of copying them. It is for a src that was just decoded and serves nothing
+// else (the store joining its shards): afterwards src's records may belong to a, and must not
+// be changed through src. src's maps are left as they are.
+func (a *Aggregate) Absorb(src *Aggregate) {
+	for _, name := range slices.Sorted(maps.Keys(src.Namespaces)) {
+		ns := a.namespace(name)
+		for _, key := range slices.Sorted(maps.Keys(src.Namespaces[name].Workloads)) {
+			sw := src.Namespaces[name].Workloads[key]
+			ref, slotKey, w := a.slot(ns, sw.Ref)
+			switch {
+			case w != nil:
+				w.merge(sw)
+				continue
+			case ref == sw.Ref:
+				w = sw
+			default: // overflow: the record is renamed, so it is a copy
+				w = sw.clone()
+				w.Ref = ref
+			}
+			ns.Workloads[slotKey] = w
+			a.workloads++
+		}
+	}
+}
+
 func (w *Workload) merge(o *Workload) bool {
 	learned := setUnion(&w.ServiceAccounts, o.ServiceAccounts...)
 	learned = setUnion(&w.Images, o.Images...) || learned

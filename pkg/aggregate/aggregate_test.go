@@ -230,3 +230,41 @@ func TestClone(t *testing.T) {
 		t.Fatal("clone changed when the original learned")
 	}
 }
+
+// TestAbsorb: absorbing decoded aggregates joins exactly as Merge does, and counts the records
+// it takes over.
+func TestAbsorb(t *testing.T) {
+	r := rand.New(rand.NewPCG(11, 11))
+	parts := make([]*Aggregate, 3)
+	for i := range parts {
+		parts[i] = New(fmt.Sprint("r", i))
+		for range 40 {
+			o := randomObservation(r)
+			o.Owner.Name = fmt.Sprintf("w%d", r.IntN(20))
+			parts[i].Add(o)
+		}
+	}
+	decode := func(a *Aggregate) *Aggregate {
+		data, err := json.Marshal(a)
+		if err != nil {
+			t.Fatal(err)
+		}
+		d := New("")
+		if err := json.Unmarshal(data, d); err != nil {
+			t.Fatal(err)
+		}
+		return d
+	}
+	merged, absorbed := New("j"), New("j")
+	for _, p := range parts {
+		merged.Merge(p)
+		absorbed.Absorb(decode(p))
+	}
+	want, _ := json.Marshal(merged)
+	if got, _ := json.Marshal(absorbed); string(got) != string(want) {
+		t.Errorf("Absorb joins differently from Merge:\n got %s\nwant %s", got, want)
+	}
+	if absorbed.Workloads() != merged.Workloads() {
+		t.Errorf("Absorb counts %d workloads, Merge %d", absorbed.Workloads(), merged.Workloads())
+	}
+}

@@ -133,37 +133,10 @@ func (s *Store) Load(ctx context.Context) (*aggregate.Aggregate, error) {
 	joined := aggregate.New("")
 	for _, sh := range shards {
 		if sh.agg != nil {
-			absorb(joined, sh.agg)
+			joined.Absorb(sh.agg)
 		}
 	}
 	return joined, nil
-}
-
-// absorb joins src into dst, taking src's workloads over where dst has none: src was just
-// decoded and its workloads are not used elsewhere, so this skips the copy Merge makes of new
-// workloads. src's maps are left as they are (layout still reads which keys a shard held).
-func absorb(dst, src *aggregate.Aggregate) {
-	for ns, nsw := range src.Namespaces {
-		d, ok := dst.Namespaces[ns]
-		if !ok {
-			d = &aggregate.Namespace{Workloads: make(map[string]*aggregate.Workload, len(nsw.Workloads))}
-			dst.Namespaces[ns] = d
-		}
-		var known map[string]*aggregate.Workload
-		for key, w := range nsw.Workloads {
-			if _, ok := d.Workloads[key]; !ok {
-				d.Workloads[key] = w
-			} else {
-				if known == nil {
-					known = map[string]*aggregate.Workload{}
-				}
-				known[key] = w
-			}
-		}
-		if known != nil {
-			dst.Merge(&aggregate.Aggregate{Namespaces: map[string]*aggregate.Namespace{ns: {Workloads: known}}})
-		}
-	}
 }
 
 // Save joins agg with the stored state and writes the result back, starting over whenever
@@ -223,7 +196,7 @@ func (s *Store) save(ctx context.Context, agg *aggregate.Aggregate) (*aggregate.
 	joined := aggregate.New(agg.Replica)
 	for _, sh := range shards {
 		if sh.agg != nil {
-			absorb(joined, sh.agg)
+			joined.Absorb(sh.agg) // sh.agg's maps stay as read: layout uses them
 			if c, err := strconv.Atoi(sh.cm.Labels[LabelShards]); err == nil && c > 0 && c <= maxShards {
 				n = max(n, nextPow2(c))
 			}
