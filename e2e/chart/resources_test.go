@@ -89,7 +89,8 @@ func TestManifestsDecodeStrictly(t *testing.T) {
 }
 
 // TestRBACLeastPrivilege pins every rule: the webhook may read and write ConfigMaps of its own
-// namespace only (by name where Kubernetes allows), and read pods and workload metadata.
+// namespace only (one namespace-scoped rule: policy parts per namespace cannot be named in
+// advance), and read pods and workload metadata.
 func TestRBACLeastPrivilege(t *testing.T) {
 	docs := manifests(t, mustRender(t, releaseName, releaseNamespace, valuesDefault))
 

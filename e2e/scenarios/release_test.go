@@ -162,8 +162,8 @@ func serial(t *testing.T, certPEM []byte) *big.Int {
 	return cert.SerialNumber
 }
 
-// Namespace creates a namespace whose pods this release's webhook is sent (label value
-// r.Name; other values are selected by extra webhook entries, see scenario 4).
+// TestNamespace creates a namespace whose pods this release's webhook is sent (label value
+// r.Name, or selector[0] for a namespace of an extra webhook entry, see addWebhookEntry).
 func (r *Release) TestNamespace(t *testing.T, prefix string, selector ...string) string {
 	t.Helper()
 	value := r.Name
