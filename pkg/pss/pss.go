@@ -106,10 +106,10 @@ func covers(a, b []Finding) bool {
 }
 
 type check struct {
-	id        string
-	eval      policy.Evaluator
-	level     psaapi.Level
-	overriden bool // skipped at restricted: a restricted check replaces it
+	id         string
+	eval       policy.Evaluator
+	level      psaapi.Level
+	overridden bool // skipped at restricted: a restricted check replaces it
 }
 
 var checks = mustChecks()
@@ -130,7 +130,7 @@ func mustChecks() []check {
 		if err != nil {
 			panic(fmt.Sprintf("pod security check %s: %v", c.ID, err))
 		}
-		out = append(out, check{id: string(c.ID), eval: eval, level: c.Level, overriden: overridden[c.ID]})
+		out = append(out, check{id: string(c.ID), eval: eval, level: c.Level, overridden: overridden[c.ID]})
 	}
 	slices.SortFunc(out, func(x, y check) int { return strings.Compare(x.id, y.id) })
 	return out
@@ -141,13 +141,13 @@ func mustChecks() []check {
 func Evaluate(meta *metav1.ObjectMeta, spec *corev1.PodSpec) Verdict {
 	var v Verdict
 	for _, c := range checks {
-		f, failed := run(c, c.level, meta, spec)
+		f, failed := run(c, meta, spec)
 		if !failed {
 			continue
 		}
 		if c.level == psaapi.LevelBaseline {
 			v.Baseline = append(v.Baseline, f)
-			if c.overriden {
+			if c.overridden {
 				continue
 			}
 		}
@@ -156,8 +156,9 @@ func Evaluate(meta *metav1.ObjectMeta, spec *corev1.PodSpec) Verdict {
 	return v
 }
 
-func run(c check, level psaapi.Level, meta *metav1.ObjectMeta, spec *corev1.PodSpec) (Finding, bool) {
-	lv := psaapi.LevelVersion{Level: level, Version: psaapi.LatestVersion()}
+// run evaluates one check at its own level and returns its failure, if any.
+func run(c check, meta *metav1.ObjectMeta, spec *corev1.PodSpec) (Finding, bool) {
+	lv := psaapi.LevelVersion{Level: c.level, Version: psaapi.LatestVersion()}
 	for _, r := range c.eval.EvaluatePod(lv, meta, spec) {
 		if !r.Allowed {
 			f := Finding{ID: c.id, Reason: r.ForbiddenReason}
