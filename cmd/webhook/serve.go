@@ -145,6 +145,12 @@ func serve(o serveOptions) error {
 	if o.namespace == "" {
 		return errors.New("--namespace is required (or set $POD_NAMESPACE)")
 	}
+	if o.refreshInterval <= 0 {
+		return fmt.Errorf("--refresh-interval %s: must be positive (how often counters are saved when nothing new is learned)", o.refreshInterval)
+	}
+	if o.flushInterval < 0 {
+		return fmt.Errorf("--flush-interval %s: must not be negative", o.flushInterval)
+	}
 	if o.policyName == "" {
 		o.policyName = o.name + "-policy"
 	}
