@@ -294,10 +294,7 @@ func applyAppArmorVersionSkew(pod *corev1.Pod) {
 			return
 		}
 		profile, ok := attributes.AppArmorAnnotation(annotation)
-		if !ok {
-			profile = nil
-		}
-		if profile == nil || equalAppArmorProfiles(profile, podProfile) {
+		if !ok || equalAppArmorProfiles(profile, podProfile) {
 			return
 		}
 		if *scp == nil {
