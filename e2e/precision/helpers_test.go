@@ -20,7 +20,6 @@ import (
 	"k8s.io/apimachinery/pkg/util/rand"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"k8s.io/client-go/tools/clientcmd"
-	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/yaml"
 
@@ -250,30 +249,9 @@ func apply(t *testing.T, c client.Client, vaps []vap) {
 	errs.check(t, "applying the learned policies")
 }
 
-// probe is a pod more privileged than any fixture along several axes at once (host PID and IPC
-// namespaces, a privileged container adding SYS_MODULE, a host path): every policy learned from
-// one fixture denies it, so its denial shows the policy is in effect.
+// probe is the pod whose denial shows a learned policy is in effect (harness.PrivilegedProbe).
 func probe(ns, serviceAccount string) *corev1.Pod {
-	return &corev1.Pod{
-		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "precision-probe"},
-		Spec: corev1.PodSpec{
-			ServiceAccountName: serviceAccount,
-			HostPID:            true,
-			HostIPC:            true,
-			Containers: []corev1.Container{{
-				Name:  "probe",
-				Image: "registry.k8s.io/pause",
-				SecurityContext: &corev1.SecurityContext{
-					Privileged:   ptr.To(true),
-					Capabilities: &corev1.Capabilities{Add: []corev1.Capability{"SYS_MODULE"}},
-				},
-				VolumeMounts: []corev1.VolumeMount{{Name: "host", MountPath: "/host"}},
-			}},
-			Volumes: []corev1.Volume{{Name: "host", VolumeSource: corev1.VolumeSource{
-				HostPath: &corev1.HostPathVolumeSource{Path: "/precision-probe"},
-			}}},
-		},
-	}
+	return harness.PrivilegedProbe(ns, "precision-probe", serviceAccount)
 }
 
 // outcome is what the API server did with a dry-run pod.

@@ -10,8 +10,6 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/pod-security-advisor/pod-security-advisor/e2e/internal/harness"
@@ -93,7 +91,7 @@ func TestLiveLearningMatchesOffline(t *testing.T) {
 		_, _, _ = harness.Run(t, vap.String(), harness.Bin(t, "kubectl"), "delete", "--ignore-not-found", "-f", "-")
 	})
 	for _, s := range samples {
-		probe := escalated(s.pod.Namespace)
+		probe := harness.PrivilegedProbe(s.pod.Namespace, "escalated-probe", "")
 		harness.Eventually(t, 2*time.Minute, s.fixture.String()+": policy in effect", func() error {
 			if err := c.Create(ctx, probe.DeepCopy(), client.DryRunAll); err == nil {
 				return fmt.Errorf("a privileged probe is still admitted")
@@ -119,25 +117,5 @@ func TestLiveLearningMatchesOffline(t *testing.T) {
 		version, equal, n, admitted, n, len(invalid))
 	if n == 0 {
 		t.Fatal("no fixture could be created")
-	}
-}
-
-// escalated is a pod more privileged than any single fixture along several axes at once, so
-// any policy learned from one fixture denies it.
-func escalated(ns string) *corev1.Pod {
-	return &corev1.Pod{
-		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "escalated-probe"},
-		Spec: corev1.PodSpec{
-			HostPID: true,
-			HostIPC: true,
-			Containers: []corev1.Container{{
-				Name: "probe", Image: "registry.k8s.io/pause",
-				SecurityContext: &corev1.SecurityContext{Privileged: ptr.To(true),
-					Capabilities: &corev1.Capabilities{Add: []corev1.Capability{"SYS_MODULE"}}},
-				VolumeMounts: []corev1.VolumeMount{{Name: "host", MountPath: "/host"}},
-			}},
-			Volumes: []corev1.Volume{{Name: "host", VolumeSource: corev1.VolumeSource{
-				HostPath: &corev1.HostPathVolumeSource{Path: "/escalated-probe"}}}},
-		},
 	}
 }
