@@ -62,11 +62,11 @@ func (p *Publisher) Publish(ctx context.Context, agg *aggregate.Aggregate) error
 	}
 	existing := &corev1.ConfigMapList{}
 	if err := p.Reader.List(ctx, existing, client.InNamespace(p.Namespace), client.MatchingLabels{LabelPolicy: p.Name}); err != nil {
-		return err
+		return fmt.Errorf("listing the parts of policy ConfigMap %s: %w", p.Name, err)
 	}
 	for _, cm := range want {
 		if err := p.apply(ctx, cm); err != nil {
-			return err
+			return fmt.Errorf("writing policy ConfigMap %s: %w", cm.Name, err)
 		}
 	}
 	// Parts of an earlier split that this rendering no longer has would be stale: remove them.
@@ -74,7 +74,7 @@ func (p *Publisher) Publish(ctx context.Context, agg *aggregate.Aggregate) error
 		old := &existing.Items[i]
 		if !slices.ContainsFunc(want, func(cm *corev1.ConfigMap) bool { return cm.Name == old.Name }) {
 			if err := p.Client.Delete(ctx, old); err != nil && !apierrors.IsNotFound(err) {
-				return err
+				return fmt.Errorf("deleting stale policy part %s: %w", old.Name, err)
 			}
 		}
 	}
