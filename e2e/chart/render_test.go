@@ -10,7 +10,6 @@ import (
 	"strings"
 	"testing"
 
-	"helm.sh/helm/v3/pkg/chart"
 	"helm.sh/helm/v3/pkg/chart/loader"
 	"helm.sh/helm/v3/pkg/chartutil"
 	"helm.sh/helm/v3/pkg/engine"
@@ -71,15 +70,6 @@ var valueSets = []struct{ name, values string }{
 	{"generated-certs", valuesGenerated},
 	{"existing-secret", valuesExisting},
 	{"webhook-url", valuesURL},
-}
-
-func loadChart(t testing.TB) *chart.Chart {
-	t.Helper()
-	ch, err := loader.Load(chartDir)
-	if err != nil {
-		t.Fatalf("loading %s: %v", chartDir, err)
-	}
-	return ch
 }
 
 func parseValues(t testing.TB, text string) map[string]any {
