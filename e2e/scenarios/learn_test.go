@@ -168,7 +168,7 @@ func TestLearnsOwnerWorkloads(t *testing.T) {
 		infra + "/DaemonSet/agent": {"agent"},
 		infra + "/StatefulSet/db":  {"db"},
 	}
-	agg := r.WaitWorkloads(t, 90*time.Second, slices.Sorted(maps.Keys(want))...)
+	r.WaitWorkloads(t, 90*time.Second, slices.Sorted(maps.Keys(want))...)
 	// Pods of the same workloads keep arriving (the second web replica): let the last flush land.
 	time.Sleep(2 * time.Second)
 	agg, err := r.State(t)
