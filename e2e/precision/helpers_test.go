@@ -167,19 +167,20 @@ func parallel(n int, fn func(i int)) {
 	wg.Wait()
 }
 
-// firstError collects errors from goroutines and fails the test with the first ones.
-type firstError struct {
+// errorList collects errors from goroutines; check fails the test with all of them counted
+// and the first ten, sorted, shown.
+type errorList struct {
 	mu   sync.Mutex
 	errs []string
 }
 
-func (e *firstError) add(format string, args ...any) {
+func (e *errorList) add(format string, args ...any) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	e.errs = append(e.errs, fmt.Sprintf(format, args...))
 }
 
-func (e *firstError) check(t *testing.T, what string) {
+func (e *errorList) check(t *testing.T, what string) {
 	t.Helper()
 	if len(e.errs) > 0 {
 		sort.Strings(e.errs)
@@ -194,7 +195,7 @@ func namespaces(t *testing.T, c client.Client, prefix string, n int, labels func
 	t.Helper()
 	run := rand.String(5)
 	names := make([]string, n)
-	var errs firstError
+	var errs errorList
 	parallel(n, func(i int) {
 		ctx := context.Background()
 		ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("%s-%s-%03d", prefix, run, i)}}
@@ -227,7 +228,7 @@ func namespaces(t *testing.T, c client.Client, prefix string, n int, labels func
 // apply creates the policies and bindings, and deletes them when the test ends.
 func apply(t *testing.T, c client.Client, vaps []vap) {
 	t.Helper()
-	var errs firstError
+	var errs errorList
 	created := make([][]client.Object, len(vaps))
 	parallel(len(vaps), func(i int) {
 		for _, obj := range []*unstructured.Unstructured{vaps[i].policy, vaps[i].binding} {
