@@ -1,5 +1,5 @@
 # charts/chart.mk - Helm chart, certificates and container image; included by the root
-# Makefile (`-include charts/chart.mk`), also usable as `make -f charts/chart.mk <target>`.
+# Makefile (`include charts/chart.mk`), also usable as `make -f charts/chart.mk <target>`.
 CHART_MK_DIR := $(patsubst %/,%,$(dir $(lastword $(MAKEFILE_LIST))))
 CHART_ROOT   := $(abspath $(CHART_MK_DIR)/..)
 CHART        := $(CHART_ROOT)/charts/pod-security-advisor

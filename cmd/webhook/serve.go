@@ -203,7 +203,7 @@ func serve(o serveOptions) error {
 
 	// Start-up: load the state, warm the owner caches, backfill, then learn from others' saves.
 	if err := mgr.Add(manager.RunnableFunc(func(ctx context.Context) error {
-		return start(ctx, mgr, st, lrn, o, log, ready)
+		return start(ctx, mgr, st, lrn, resolver, o, log, ready)
 	})); err != nil {
 		return err
 	}
@@ -239,7 +239,7 @@ func serve(o serveOptions) error {
 	return mgr.Start(ctrl.SetupSignalHandler())
 }
 
-func start(ctx context.Context, mgr ctrl.Manager, st *store.Store, lrn *learner.Learner, o serveOptions, log logr.Logger, ready *readiness) error {
+func start(ctx context.Context, mgr ctrl.Manager, st *store.Store, lrn *learner.Learner, resolver *owner.CacheResolver, o serveOptions, log logr.Logger, ready *readiness) error {
 	// A state that cannot be loaded is retried; corrupted shards are skipped by the store.
 	for {
 		loaded, err := st.Load(ctx)
@@ -254,12 +254,19 @@ func start(ctx context.Context, mgr ctrl.Manager, st *store.Store, lrn *learner.
 		case <-time.After(5 * time.Second):
 		}
 	}
+	// GetInformer returns once the informer has synced; until then (and if it fails) owners
+	// are named from the pod itself, so admission never waits for a cache.
+	synced := true
 	for _, gvk := range owner.Watched {
 		meta := &metav1.PartialObjectMetadata{}
 		meta.SetGroupVersionKind(gvk)
 		if _, err := mgr.GetCache().GetInformer(ctx, meta); err != nil {
 			log.Error(err, "owner cache unavailable; owners resolve from pod names", "kind", gvk.Kind)
+			synced = false
 		}
+	}
+	if synced {
+		resolver.Synced()
 	}
 	informer, err := mgr.GetCache().GetInformer(ctx, &corev1.ConfigMap{})
 	if err != nil {
@@ -296,7 +303,7 @@ func start(ctx context.Context, mgr ctrl.Manager, st *store.Store, lrn *learner.
 	}
 	ready.set()
 	if o.backfill {
-		n, err := backfill(ctx, mgr.GetAPIReader(), &owner.CacheResolver{Reader: mgr.GetCache()}, lrn, toSet(o.excluded))
+		n, err := backfill(ctx, mgr.GetAPIReader(), resolver, lrn, toSet(o.excluded))
 		if err != nil {
 			log.Error(err, "backfill incomplete", "pods", n)
 		} else {

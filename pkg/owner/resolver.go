@@ -2,6 +2,7 @@ package owner
 
 import (
 	"context"
+	"sync/atomic"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -21,12 +22,18 @@ var Watched = []schema.GroupVersionKind{
 // the object (yet), it falls back to what the pod itself says (FromPod).
 type CacheResolver struct {
 	Reader client.Reader // the manager's cache
+	// synced is set once the informers of Watched have synced: before that a cache read would
+	// wait for the sync, and the admission path must never wait.
+	synced atomic.Bool
 }
+
+// Synced tells the resolver that the owner caches are ready to read.
+func (r *CacheResolver) Synced() { r.synced.Store(true) }
 
 // Resolve returns the pod's top workload.
 func (r *CacheResolver) Resolve(ctx context.Context, pod *corev1.Pod) Ref {
 	ctrl := metav1.GetControllerOfNoCopy(pod)
-	if ctrl == nil {
+	if ctrl == nil || !r.synced.Load() {
 		return FromPod(pod)
 	}
 	gv, err := schema.ParseGroupVersion(ctrl.APIVersion)

@@ -89,7 +89,7 @@ func (p *Publisher) Render(agg *aggregate.Aggregate) ([]*corev1.ConfigMap, error
 	}
 	if size(data)+len(p.readme(nil)) <= MaxBytes || p.Scope == render.ScopeCluster {
 		data["README"] = p.readme(nil)
-		return []*corev1.ConfigMap{p.configMap(p.Name, nil, data)}, nil
+		return []*corev1.ConfigMap{p.configMap(p.Name, nil, fit(data))}, nil
 	}
 	var parts []*corev1.ConfigMap
 	var names []string
@@ -102,7 +102,7 @@ func (p *Publisher) Render(agg *aggregate.Aggregate) ([]*corev1.ConfigMap, error
 		}
 		name := partName(p.Name, ns)
 		names = append(names, name)
-		parts = append(parts, p.configMap(name, map[string]string{LabelPolicy: p.Name, LabelNamespace: ns}, d))
+		parts = append(parts, p.configMap(name, map[string]string{LabelPolicy: p.Name, LabelNamespace: ns}, fit(d)))
 	}
 	main := map[string]string{"pod-security-standards.yaml": data["pod-security-standards.yaml"], "README": p.readme(names)}
 	return append([]*corev1.ConfigMap{p.configMap(p.Name, nil, main)}, parts...), nil
@@ -118,6 +118,20 @@ func (p *Publisher) renderData(agg *aggregate.Aggregate) (map[string]string, err
 		data[key] = buf.String()
 	}
 	return data, nil
+}
+
+// fit keeps one ConfigMap under MaxBytes when even a single namespace (or the cluster scope,
+// which cannot be split) renders too much: the evidence report goes first, then the legacy PSP,
+// each replaced by a note saying where to get it. The policies people apply stay.
+func fit(data map[string]string) map[string]string {
+	for _, key := range []string{"report.json", "pod-security-policy.yaml"} {
+		if size(data) <= MaxBytes {
+			break
+		}
+		data[key] = fmt.Sprintf("# Left out: %d bytes do not fit in this ConfigMap. Render it from the state:\n"+
+			"#   kubectl get configmap -l pod-security-advisor.io/state -o json | pod-security-advisor render --format %s\n", len(data[key]), Keys[key])
+	}
+	return data
 }
 
 func size(data map[string]string) int {
@@ -154,12 +168,26 @@ func (p *Publisher) apply(ctx context.Context, want *corev1.ConfigMap) error {
 		return p.Client.Create(ctx, want)
 	case err != nil:
 		return err
-	case maps.Equal(cm.Data, want.Data) && maps.Equal(cm.Labels, want.Labels):
+	case maps.Equal(cm.Data, want.Data) && hasLabels(cm.Labels, want.Labels):
 		return nil
 	}
-	cm.Data, cm.Labels = want.Data, want.Labels
+	// Our labels are set; labels a user added are kept.
+	cm.Data = want.Data
+	if cm.Labels == nil {
+		cm.Labels = map[string]string{}
+	}
+	maps.Copy(cm.Labels, want.Labels)
 	// A conflict means another replica published at the same moment; the next flush retries.
 	return p.Client.Update(ctx, cm)
+}
+
+func hasLabels(have, want map[string]string) bool {
+	for k, v := range want {
+		if have[k] != v {
+			return false
+		}
+	}
+	return true
 }
 
 func (p *Publisher) readme(parts []string) string {

@@ -111,3 +111,56 @@ func TestPartName(t *testing.T) {
 		t.Error("distinct namespaces share a part name")
 	}
 }
+
+// TestPublishFitsOneNamespace: a rendering that cannot be split further (cluster scope) leaves
+// out the report, then the PSP, with a note, and keeps the policies people apply.
+func TestPublishFitsOneNamespace(t *testing.T) {
+	ctx := context.Background()
+	c := fake.NewClientBuilder().Build()
+	p := &Publisher{Reader: c, Client: c, Namespace: "psa", Name: "psa-policy", Scope: "cluster"}
+	agg := syntheticpods.Aggregate("r", 0, 30, 1)
+	data, err := p.Render(agg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	full := data[0].Data
+	defer func(old int) { MaxBytes = old }(MaxBytes)
+	MaxBytes = size(full) - len(full["report.json"]) + 200
+	if err := p.Publish(ctx, agg); err != nil {
+		t.Fatal(err)
+	}
+	cm := list(t, c)["psa-policy"]
+	if !strings.HasPrefix(cm.Data["report.json"], "# Left out:") || !strings.Contains(cm.Data["report.json"], "render --format report") {
+		t.Errorf("report not replaced by a note: %.80q", cm.Data["report.json"])
+	}
+	for _, key := range []string{"validating-admission-policy.yaml", "pod-security-standards.yaml"} {
+		if cm.Data[key] != full[key] {
+			t.Errorf("%s changed although it fits", key)
+		}
+	}
+	if size(cm.Data) > MaxBytes {
+		t.Errorf("%d bytes over the %d limit", size(cm.Data), MaxBytes)
+	}
+}
+
+// TestPublishKeepsUserLabels: re-rendering sets our labels and keeps the ones a user added.
+func TestPublishKeepsUserLabels(t *testing.T) {
+	ctx := context.Background()
+	c := fake.NewClientBuilder().Build()
+	p := &Publisher{Reader: c, Client: c, Namespace: "psa", Name: "psa-policy", Scope: "namespace"}
+	if err := p.Publish(ctx, syntheticpods.Aggregate("r", 0, 3, 1)); err != nil {
+		t.Fatal(err)
+	}
+	cm := list(t, c)["psa-policy"]
+	cm.Labels["team"] = "platform"
+	if err := c.Update(ctx, cm); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Publish(ctx, syntheticpods.Aggregate("r", 0, 6, 1)); err != nil {
+		t.Fatal(err)
+	}
+	cm = list(t, c)["psa-policy"]
+	if cm.Labels["team"] != "platform" || cm.Labels["app.kubernetes.io/managed-by"] != "pod-security-advisor" {
+		t.Errorf("labels after re-render: %v", cm.Labels)
+	}
+}
