@@ -196,7 +196,7 @@ func serve(o serveOptions) error {
 	pub := &policy.Publisher{Reader: mgr.GetAPIReader(), Client: mgr.GetClient(), Namespace: o.namespace, Name: o.policyName, Scope: o.scope, Enforce: o.enforce}
 	ready := &readiness{}
 
-	resolver := &owner.CacheResolver{Reader: mgr.GetCache()}
+	resolver := &owner.CacheResolver{Reader: mgr.GetCache(), Live: mgr.GetAPIReader(), LiveTimeout: time.Second}
 	mgr.GetWebhookServer().Register(WebhookPath, &webhook.Admission{Handler: podwebhook.NewHandler(podwebhook.Handler{
 		Learner: lrn, Owners: resolver, Excluded: toSet(o.excluded), Log: log.WithName("webhook"),
 	})})

@@ -3,6 +3,7 @@ package owner
 import (
 	"context"
 	"testing"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -36,14 +37,22 @@ func TestCacheResolver(t *testing.T) {
 		{"job of a cronjob, through the cache", pod(ctrl("batch/v1", "Job", "nightly-manual")), true, Ref{"CronJob", "nightly"}},
 		{"replicaset without the hash label, through the cache", pod(ctrl("apps/v1", "ReplicaSet", "web-abc")), true, Ref{"Deployment", "web"}},
 		{"replicaset with no owner", pod(ctrl("apps/v1", "ReplicaSet", "orphan")), true, Ref{"ReplicaSet", "orphan"}},
-		{"not in the cache: the pod's own reference", pod(ctrl("batch/v1", "Job", "gone")), true, Ref{"Job", "gone"}},
+		{"nowhere: the pod's own reference", pod(ctrl("batch/v1", "Job", "gone")), true, Ref{"Job", "gone"}},
 		{"daemonset needs no lookup", pod(ctrl("apps/v1", "DaemonSet", "agent")), true, Ref{"DaemonSet", "agent"}},
 		{"bare pod", pod(nil), true, Ref{"Pod", "p"}},
 		{"before the caches sync: never wait, use the pod", pod(ctrl("batch/v1", "Job", "nightly-manual")), false, Ref{"Job", "nightly-manual"}},
 	}
+	// A controller created a moment ago: the cache has not seen it, the API server has.
+	live := fake.NewClientBuilder().WithObjects(meta("batch/v1", "Job", "fresh-manual", ctrl("batch/v1", "CronJob", "fresh"))).Build()
+	tests = append(tests, struct {
+		name   string
+		pod    *corev1.Pod
+		synced bool
+		want   Ref
+	}{"cache miss asks the API server", pod(ctrl("batch/v1", "Job", "fresh-manual")), true, Ref{"CronJob", "fresh"}})
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			r := &CacheResolver{Reader: reader}
+			r := &CacheResolver{Reader: reader, Live: live, LiveTimeout: time.Second}
 			if tt.synced {
 				r.Synced()
 			}
