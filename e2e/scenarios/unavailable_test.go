@@ -45,13 +45,23 @@ func TestWebhookDownPodsAdmitted(t *testing.T) {
 	if err := w.Signal(syscall.SIGSTOP); err != nil {
 		t.Fatal(err)
 	}
-	d = timedCreate(t, r.c, ns, "hung")
-	t.Logf("webhook hung: create took %s (timeoutSeconds %s)", d.Round(time.Millisecond), timeout)
-	if d < timeout-500*time.Millisecond {
-		t.Errorf("create took %s: the API server did not wait for the hung webhook (is it selected?)", d)
+	// A create may also come back at once, when the API server's kept-alive connection to the
+	// webhook turns out dead (an error, so failurePolicy Ignore admits): that proves nothing about
+	// waiting, so up to three creates are made and one must have waited for the timeout.
+	longest := time.Duration(0)
+	for i := range 3 {
+		d = timedCreate(t, r.c, ns, fmt.Sprintf("hung-%d", i))
+		t.Logf("webhook hung: create took %s (timeoutSeconds %s)", d.Round(time.Millisecond), timeout)
+		if d > timeout+margin {
+			t.Errorf("create took %s, more than timeoutSeconds %s + %s", d, timeout, margin)
+		}
+		longest = max(longest, d)
+		if longest >= timeout-500*time.Millisecond {
+			break
+		}
 	}
-	if d > timeout+margin {
-		t.Errorf("create took %s, more than timeoutSeconds %s + %s", d, timeout, margin)
+	if longest < timeout-500*time.Millisecond {
+		t.Errorf("longest create took %s: the API server never waited for the hung webhook (is it selected?)", longest)
 	}
 	if err := w.Signal(syscall.SIGCONT); err != nil {
 		t.Fatal(err)
