@@ -79,8 +79,8 @@ const (
 	pspAppArmorAllowed = "apparmor.security.beta.kubernetes.io/allowedProfileNames"
 )
 
-// renderPSP writes a PodSecurityPolicy per unit, for clusters older than 1.25 and for parity
-// with kube-psp-advisor.
+// renderPSP writes a PodSecurityPolicy per unit, for clusters older than 1.25 and for teams
+// moving from PSP-based tooling.
 func renderPSP(w io.Writer, us []*unit, scope string) error {
 	s := &stream{w: w}
 	s.comment(
