@@ -161,6 +161,11 @@ func serve(o serveOptions) error {
 	if err != nil {
 		return err
 	}
+	if soft, err := setMemoryLimit(os.Getenv(MemoryLimitEnv)); err != nil {
+		return err
+	} else if soft > 0 {
+		log.Info("Go memory limit set from the container's", "bytes", soft)
+	}
 	cfg, err := ctrl.GetConfig()
 	if err != nil {
 		return err
