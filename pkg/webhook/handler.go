@@ -39,6 +39,7 @@ type Handler struct {
 
 	decoder  admission.Decoder
 	verdicts *pss.Memo
+	quiet    *quietLog // lines about requests that could not be used
 }
 
 // NewHandler returns a handler decoding with a scheme that knows core/v1.
@@ -47,6 +48,7 @@ func NewHandler(h Handler) *Handler {
 	_ = corev1.AddToScheme(scheme)
 	h.decoder = admission.NewDecoder(scheme)
 	h.verdicts = &pss.Memo{Max: 4096}
+	h.quiet = newQuietLog(h.Log)
 	if h.Now == nil {
 		h.Now = time.Now
 	}
@@ -62,9 +64,9 @@ func (h *Handler) Handle(ctx context.Context, req admission.Request) (resp admis
 	defer func() {
 		if r := recover(); r != nil {
 			outcome = OutcomePanic
-			h.Log.Error(fmt.Errorf("%v", r), "observing pod failed; allowed without learning", "namespace", req.Namespace, "name", req.Name, "uid", req.UID)
+			h.quiet.Info("observing pod failed; allowed without learning", "panic", fmt.Sprint(r), "namespace", req.Namespace, "name", req.Name, "uid", req.UID)
 		}
-		admissions.WithLabelValues(string(req.Operation), outcome).Inc()
+		admissions.WithLabelValues(operationLabel(req.Operation), outcome).Inc()
 		latency.Observe(time.Since(start).Seconds())
 		resp = allowed
 	}()
@@ -83,7 +85,7 @@ func (h *Handler) learn(ctx context.Context, req admission.Request) string {
 	}
 	pod := &corev1.Pod{}
 	if err := h.decoder.Decode(req, pod); err != nil {
-		h.Log.Error(err, "cannot decode pod; allowed without learning", "namespace", req.Namespace, "name", req.Name, "uid", req.UID)
+		h.quiet.Info("cannot decode pod; allowed without learning", "outcome", OutcomeDecodeError, "namespace", req.Namespace, "name", req.Name, "uid", req.UID, "error", err)
 		return OutcomeDecodeError
 	}
 	if pod.Namespace == "" {

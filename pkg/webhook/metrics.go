@@ -2,6 +2,7 @@ package webhook
 
 import (
 	"github.com/prometheus/client_golang/prometheus"
+	admissionv1 "k8s.io/api/admission/v1"
 	"sigs.k8s.io/controller-runtime/pkg/metrics"
 )
 
@@ -15,6 +16,18 @@ const (
 	OutcomeDecodeError = "decode_error" // the object could not be read
 	OutcomePanic       = "panic"        // observation failed; the pod is still allowed
 )
+
+// Operations as counted: the API server's, and one label for anything else, so a sender
+// cannot grow the metric with operations of its own invention.
+const operationUnknown = "unknown"
+
+func operationLabel(op admissionv1.Operation) string {
+	switch op {
+	case admissionv1.Create, admissionv1.Update, admissionv1.Delete, admissionv1.Connect:
+		return string(op)
+	}
+	return operationUnknown
+}
 
 var (
 	admissions = prometheus.NewCounterVec(prometheus.CounterOpts{
