@@ -40,6 +40,7 @@ type Handler struct {
 	decoder  admission.Decoder
 	verdicts *pss.Memo
 	quiet    *quietLog // lines about requests that could not be used
+	inFlight *budget   // memory of the reviews being read and handled
 }
 
 // NewHandler returns a handler decoding with a scheme that knows core/v1.
@@ -49,6 +50,7 @@ func NewHandler(h Handler) *Handler {
 	h.decoder = admission.NewDecoder(scheme)
 	h.verdicts = &pss.Memo{Max: 4096}
 	h.quiet = newQuietLog(h.Log)
+	h.inFlight = &budget{}
 	if h.Now == nil {
 		h.Now = time.Now
 	}

@@ -15,6 +15,13 @@ const (
 	OutcomeIgnored     = "ignored"      // not a pod (e.g. a DELETE or another kind)
 	OutcomeDecodeError = "decode_error" // the object could not be read
 	OutcomePanic       = "panic"        // observation failed; the pod is still allowed
+
+	// The review itself could not be used (see Handler.ServeHTTP); the operation is unknown.
+	OutcomeMalformed = "malformed"  // not an admission.k8s.io/v1 AdmissionReview
+	OutcomeTooLarge  = "too_large"  // body over MaxReviewBytes, left unread
+	OutcomeShed      = "shed"       // no memory left for reviews in flight: answered at once
+	OutcomeTimeout   = "timeout"    // the body did not arrive within the server's read timeout
+	OutcomeReadError = "read_error" // the connection failed while the body was read
 )
 
 // Operations as counted: the API server's, and one label for anything else, so a sender
