@@ -22,11 +22,12 @@ import (
 const (
 	// readHeaderTimeout bounds the TLS handshake and the request's headers.
 	readHeaderTimeout = 2 * time.Second
-	// readTimeout bounds the whole request, headers and body, from its first byte.
-	readTimeout = 5 * time.Second
+	// ReadTimeout bounds the whole request, headers and body, from its first byte; a slower
+	// sender is answered (allowed, outcome timeout) and its connection closed.
+	ReadTimeout = 5 * time.Second
 	// writeTimeout bounds reading, handling (an owner look-up waits at most 1 s) and
 	// answering.
-	writeTimeout = readTimeout + 5*time.Second
+	writeTimeout = ReadTimeout + 5*time.Second
 	// idleTimeout is how long a kept-alive connection may wait for its next request: the API
 	// server's client keeps idle connections 90 s (client-go's transport default); closing
 	// them sooner would race its reuse of them.
@@ -98,7 +99,7 @@ func newHTTPServer(h http.Handler, quiet *quietLog) *http.Server {
 	return &http.Server{
 		Handler:           h,
 		ReadHeaderTimeout: readHeaderTimeout,
-		ReadTimeout:       readTimeout,
+		ReadTimeout:       ReadTimeout,
 		WriteTimeout:      writeTimeout,
 		IdleTimeout:       idleTimeout,
 		MaxHeaderBytes:    maxHeaderBytes,

@@ -164,7 +164,7 @@ func (l *pipeListener) Close() error   { l.once.Do(func() { close(l.done) }); re
 func (l *pipeListener) Addr() net.Addr { return &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1)} }
 
 // TestServerCutsSlowClients: the webhook's http.Server cuts a body that trickles in at
-// readTimeout (the answer still allows) and headers that never end at readHeaderTimeout,
+// ReadTimeout (the answer still allows) and headers that never end at readHeaderTimeout,
 // while an ordinary review on another connection is answered at once.
 func TestServerCutsSlowClients(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
@@ -213,8 +213,8 @@ func TestServerCutsSlowClients(t *testing.T) {
 			stalledDone <- time.Since(start)
 		}()
 		resp := readAnswer(t, slow)
-		if took := time.Since(start); resp == nil || took != readTimeout {
-			t.Errorf("slow body answered after %s (read timeout %s): %+v", took, readTimeout, resp)
+		if took := time.Since(start); resp == nil || took != ReadTimeout {
+			t.Errorf("slow body answered after %s (read timeout %s): %+v", took, ReadTimeout, resp)
 		}
 		if resp != nil && resp.UID != "" {
 			t.Errorf("an unread review answered with uid %q", resp.UID)
