@@ -160,3 +160,25 @@ func WriteAtomicDir(dir string, files map[string][]byte) error {
 	}
 	return nil
 }
+
+// Pid is the process id.
+func (p *Process) Pid() int { return p.cmd.Process.Pid }
+
+// MemoryMiB returns a memory figure of the process from /proc/<pid>/status, in MiB: "VmRSS"
+// (resident now) or "VmHWM" (the peak resident size so far).
+func (p *Process) MemoryMiB(field string) (float64, error) {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", p.Pid()))
+	if err != nil {
+		return 0, err
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if v, ok := strings.CutPrefix(line, field+":"); ok {
+			var kb float64
+			if _, err := fmt.Sscanf(strings.TrimSpace(v), "%f kB", &kb); err != nil {
+				return 0, fmt.Errorf("%s: %q: %w", field, v, err)
+			}
+			return kb / 1024, nil
+		}
+	}
+	return 0, fmt.Errorf("/proc/%d/status has no %s", p.Pid(), field)
+}
