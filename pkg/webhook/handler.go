@@ -1,5 +1,8 @@
-// Package webhook is the admission handler: it always allows the pod, and hands what the pod
-// uses to the learner. It never blocks, never errors, and does no API round trip.
+// Package webhook is the admission webhook: its TLS server, the reading of AdmissionReviews,
+// and the handler that hands what a pod uses to the learner. It always allows, never blocks,
+// never errors and does no API round trip on the way; and since anyone who reaches its port
+// can send it anything, everything it reads is bounded in size and time, and shared so that
+// one sender cannot slow the API server's reviews down.
 package webhook
 
 import (
@@ -29,7 +32,8 @@ type OwnerResolver interface {
 	Resolve(ctx context.Context, pod *corev1.Pod) owner.Ref
 }
 
-// Handler is the admission.Handler for pods and pods/ephemeralcontainers.
+// Handler answers admission reviews of pods and pods/ephemeralcontainers: ServeHTTP reads
+// them, Handle (an admission.Handler) learns from the pod.
 type Handler struct {
 	Learner  Learner
 	Owners   OwnerResolver   // nil: what the pod itself says (owner.FromPod)

@@ -40,8 +40,11 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			h.quiet.Info("answering the admission request failed; allowed", "panic", fmt.Sprint(p), "remote", r.RemoteAddr, "uid", uid)
 		}
 		if outcome != "" {
-			// A body left unread is not worth waiting for: the connection goes.
-			w.Header().Set("Connection", "close")
+			// A body left unread is not worth waiting for: the connection goes. (Over HTTP/2
+			// the stream is reset instead; closing would end the sender's other streams.)
+			if r.ProtoMajor == 1 {
+				w.Header().Set("Connection", "close")
+			}
 			admissions.WithLabelValues(operationUnknown, outcome).Inc()
 		}
 		writeReview(w, uid, answer)

@@ -2,12 +2,14 @@ package webhook
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/http/httptrace"
 	"os"
 	"strings"
 	"testing"
@@ -200,5 +202,40 @@ func TestServeHTTPSkipsOldObject(t *testing.T) {
 	}
 	if got.OldObject.Raw != nil {
 		t.Errorf("oldObject decoded: %d bytes", len(got.OldObject.Raw))
+	}
+}
+
+// TestServeHTTPOverHTTP2: a review that cannot be used is answered over HTTP/2 without ending
+// the connection, which carries the sender's other reviews.
+func TestServeHTTPOverHTTP2(t *testing.T) {
+	rec := &recorder{}
+	srv := httptest.NewUnstartedServer(NewHandler(Handler{Learner: rec}))
+	srv.EnableHTTP2 = true
+	srv.StartTLS()
+	defer srv.Close()
+	client := srv.Client()
+	good := marshalReview(t, request(admissionv1.Create, "Pod", podJSON(t, nil)))
+	for i, body := range [][]byte{[]byte("not json"), good} {
+		reused := false
+		trace := &httptrace.ClientTrace{GotConn: func(info httptrace.GotConnInfo) { reused = info.Reused }}
+		req, _ := http.NewRequestWithContext(httptrace.WithClientTrace(context.Background(), trace), http.MethodPost, srv.URL, bytes.NewReader(body))
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if i > 0 && !reused {
+			t.Error("the connection did not outlive a review that could not be used")
+		}
+		var ar admissionv1.AdmissionReview
+		if err := json.NewDecoder(resp.Body).Decode(&ar); err != nil || ar.Response == nil || !ar.Response.Allowed {
+			t.Fatalf("%s %s: %+v %v", resp.Proto, resp.Status, ar, err)
+		}
+		resp.Body.Close()
+		if resp.ProtoMajor != 2 {
+			t.Fatalf("served over %s", resp.Proto)
+		}
+	}
+	if len(rec.got) != 1 {
+		t.Errorf("learned %d pods, want 1", len(rec.got))
 	}
 }
