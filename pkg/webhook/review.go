@@ -34,18 +34,21 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	var uid types.UID
 	answer := allowed
 	outcome := ""
+	unread := false // a body left (partly) unread
 	defer func() {
 		if p := recover(); p != nil {
 			outcome = OutcomePanic
 			h.quiet.Info("answering the admission request failed; allowed", "panic", fmt.Sprint(p), "remote", r.RemoteAddr, "uid", uid)
 		}
 		if outcome != "" {
-			// A body left unread is not worth waiting for: the connection goes. (Over HTTP/2
-			// the stream is reset instead; closing would end the sender's other streams.)
-			if r.ProtoMajor == 1 {
-				w.Header().Set("Connection", "close")
-			}
 			admissions.WithLabelValues(operationUnknown, outcome).Inc()
+		}
+		// The rest of an unread body is not worth waiting for: the connection goes. One read
+		// whole is kept, even when it was malformed: a new TLS handshake for each of a
+		// sender's requests would cost more than reading them. (Over HTTP/2 an unread body's
+		// stream is reset; closing would end the sender's other streams.)
+		if unread && r.ProtoMajor == 1 {
+			w.Header().Set("Connection", "close")
 		}
 		writeReview(w, uid, answer)
 	}()
@@ -53,6 +56,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	body, held, outcome, err := h.readBody(r)
 	defer h.inFlight.give(held)
 	if outcome != "" {
+		unread = outcome != OutcomeMalformed
 		h.quiet.Info("admission request not read; allowed without learning", "outcome", outcome, "remote", r.RemoteAddr, "bytes", r.ContentLength, "error", err)
 		return
 	}

@@ -43,6 +43,13 @@ func counted(op, outcome string) float64 {
 // serve posts body to h and returns the answer, which must be an allowed v1 AdmissionReview.
 func serve(t *testing.T, h http.Handler, r *http.Request) *admissionv1.AdmissionResponse {
 	t.Helper()
+	resp, _ := serveHeader(t, h, r)
+	return resp
+}
+
+// serveHeader is serve, also returning the answer's headers.
+func serveHeader(t *testing.T, h http.Handler, r *http.Request) (*admissionv1.AdmissionResponse, http.Header) {
+	t.Helper()
 	w := httptest.NewRecorder()
 	h.ServeHTTP(w, r)
 	if w.Code != http.StatusOK || w.Header().Get("Content-Type") != "application/json" {
@@ -58,7 +65,7 @@ func serve(t *testing.T, h http.Handler, r *http.Request) *admissionv1.Admission
 	if !ar.Response.Allowed {
 		t.Fatalf("not allowed: %s", w.Body)
 	}
-	return ar.Response
+	return ar.Response, w.Header()
 }
 
 func post(body io.Reader, length int64) *http.Request {
@@ -122,9 +129,14 @@ func TestServeHTTPAlwaysAllows(t *testing.T) {
 			var log lines
 			h := NewHandler(Handler{Learner: rec, Log: log.logger()})
 			before := counted(tc.op, tc.outcome)
-			resp := serve(t, h, tc.req)
+			resp, header := serveHeader(t, h, tc.req)
 			if resp.UID != tc.uid {
 				t.Errorf("uid %q, want %q", resp.UID, tc.uid)
+			}
+			// A connection whose body was left unread is closed; one read whole is kept.
+			unread := tc.outcome == OutcomeTooLarge || tc.outcome == OutcomeTimeout || tc.outcome == OutcomeReadError
+			if closes := header.Get("Connection") == "close"; closes != unread {
+				t.Errorf("connection closed %v, want %v", closes, unread)
 			}
 			if got := counted(tc.op, tc.outcome) - before; got != 1 {
 				t.Errorf("admissions{operation=%q,outcome=%q} rose by %v, want 1", tc.op, tc.outcome, got)
