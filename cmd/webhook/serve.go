@@ -2,10 +2,10 @@ package main
 
 import (
 	"context"
-	"crypto/tls"
 	"errors"
 	"flag"
 	"fmt"
+	"net"
 	"net/http"
 	"os"
 	"strconv"
@@ -31,7 +31,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/manager"
 	"sigs.k8s.io/controller-runtime/pkg/metrics"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
-	"sigs.k8s.io/controller-runtime/pkg/webhook"
 
 	"github.com/pod-security-advisor/pod-security-advisor/pkg/aggregate"
 	"github.com/pod-security-advisor/pod-security-advisor/pkg/learner"
@@ -157,9 +156,9 @@ func serve(o serveOptions) error {
 	if o.replica == "" {
 		o.replica, _ = os.Hostname()
 	}
-	tlsOpts, err := tlsOptions(o)
+	tlsOpts, err := podwebhook.TLSOptions(o.tlsMinVersion, o.enableHTTP2)
 	if err != nil {
-		return err
+		return fmt.Errorf("--tls-min-version: %w", err)
 	}
 	if soft, err := setMemoryLimit(os.Getenv(MemoryLimitEnv)); err != nil {
 		return err
@@ -178,9 +177,6 @@ func serve(o serveOptions) error {
 		Metrics:                 metricsserver.Options{BindAddress: o.metricsAddr, TLSOpts: tlsOpts},
 		HealthProbeBindAddress:  o.probeAddr,
 		GracefulShutdownTimeout: ptr(25 * time.Second),
-		WebhookServer: webhook.NewServer(webhook.Options{
-			Host: o.host, Port: o.port, CertDir: o.certDir, CertName: o.certName, KeyName: o.keyName, TLSOpts: tlsOpts,
-		}),
 		Cache: cache.Options{ByObject: map[client.Object]cache.ByObject{
 			// Only our own state ConfigMaps are watched.
 			&corev1.ConfigMap{}: {Namespaces: map[string]cache.Config{o.namespace: {}}, Label: stateSelector},
@@ -202,9 +198,17 @@ func serve(o serveOptions) error {
 	ready := &readiness{}
 
 	resolver := &owner.CacheResolver{Reader: mgr.GetCache(), Live: mgr.GetAPIReader(), LiveTimeout: time.Second}
-	mgr.GetWebhookServer().Register(WebhookPath, &webhook.Admission{Handler: podwebhook.NewHandler(podwebhook.Handler{
+	mux := http.NewServeMux()
+	mux.Handle(WebhookPath, podwebhook.NewHandler(podwebhook.Handler{
 		Learner: lrn, Owners: resolver, Excluded: toSet(o.excluded), Log: log.WithName("webhook"),
-	})})
+	}))
+	server := &podwebhook.Server{
+		Addr: net.JoinHostPort(o.host, strconv.Itoa(o.port)), CertDir: o.certDir, CertName: o.certName, KeyName: o.keyName,
+		TLSOpts: tlsOpts, Handler: mux, Log: log.WithName("webhook-server"),
+	}
+	if err := mgr.Add(server); err != nil {
+		return err
+	}
 
 	// Start-up: load the state, warm the owner caches, backfill, then learn from others' saves.
 	if err := mgr.Add(manager.RunnableFunc(func(ctx context.Context) error {
@@ -233,8 +237,8 @@ func serve(o serveOptions) error {
 		return err
 	}
 	if err := mgr.AddReadyzCheck("readyz", func(req *http.Request) error {
-		if err := mgr.GetWebhookServer().StartedChecker()(req); err != nil {
-			return fmt.Errorf("serving certificate not loaded or server not started: %w", err)
+		if err := server.Ready(); err != nil {
+			return err
 		}
 		return ready.check()
 	}); err != nil {
@@ -351,23 +355,6 @@ func (r *readiness) check() error {
 		return errors.New("state not loaded yet")
 	}
 	return nil
-}
-
-func tlsOptions(o serveOptions) ([]func(*tls.Config), error) {
-	var min uint16
-	switch o.tlsMinVersion {
-	case "1.2":
-		min = tls.VersionTLS12
-	case "1.3":
-		min = tls.VersionTLS13
-	default:
-		return nil, fmt.Errorf("--tls-min-version %q: want 1.2 or 1.3", o.tlsMinVersion)
-	}
-	opts := []func(*tls.Config){func(c *tls.Config) { c.MinVersion = min }}
-	if !o.enableHTTP2 {
-		opts = append(opts, func(c *tls.Config) { c.NextProtos = []string{"http/1.1"} })
-	}
-	return opts, nil
 }
 
 func toSet(list []string) map[string]bool {

@@ -213,14 +213,14 @@ learning:
   excludedNamespaces: [kube-system, monitoring, security]
 webhook:
   timeoutSeconds: 5
-  failurePolicy: Fail
+  failurePolicy: Ignore
   objectSelector:
     matchExpressions:
       - {key: pod-security-advisor.io/ignore, operator: DoesNotExist}
   namespaceSelectorExpressions:
     - {key: team, operator: Exists}
 `)
-		if *wh.TimeoutSeconds != 5 || *wh.FailurePolicy != admissionv1.Fail {
+		if *wh.TimeoutSeconds != 5 || *wh.FailurePolicy != admissionv1.Ignore {
 			t.Errorf("timeoutSeconds %d failurePolicy %s", *wh.TimeoutSeconds, *wh.FailurePolicy)
 		}
 		want := []metav1.LabelSelectorRequirement{

@@ -12,6 +12,7 @@ func TestSchemaRejects(t *testing.T) {
 		{`replicas: -1`, "replicas"},
 		{`replica: 2`, "replica"}, // misspelt key
 		{`webhook: {failurePolicy: Sometimes}`, "failurePolicy"},
+		{`webhook: {failurePolicy: Fail}`, "failurePolicy"}, // audit-only: never blocks a pod
 		{`webhook: {timeoutSeconds: 31}`, "timeoutSeconds"},
 		{`webhook: {url: "http://127.0.0.1:9443/validate-pods"}`, "url"},
 		{`tls: {minVersion: "1.1"}`, "minVersion"},
@@ -50,6 +51,7 @@ func TestSchemaAccepts(t *testing.T) {
 		`certManager: {extraIPAddresses: ["::1", 10.0.0.1]}`,
 		`global: {imageRegistry: example.com}`,
 		`fullnameOverride: psa`,
+		`webhook: {failurePolicy: Ignore}`,
 	} {
 		if _, err := renderChart(releaseName, releaseNamespace, parseValues(t, values)); err != nil {
 			t.Errorf("%s: %v", values, err)

@@ -1,5 +1,8 @@
-// Package webhook is the admission handler: it always allows the pod, and hands what the pod
-// uses to the learner. It never blocks, never errors, and does no API round trip.
+// Package webhook is the admission webhook: its TLS server, the reading of AdmissionReviews,
+// and the handler that hands what a pod uses to the learner. It always allows, never blocks,
+// never errors and does no API round trip on the way; and since anyone who reaches its port
+// can send it anything, everything it reads is bounded in size and time, and shared so that
+// one sender cannot slow the API server's reviews down.
 package webhook
 
 import (
@@ -29,7 +32,8 @@ type OwnerResolver interface {
 	Resolve(ctx context.Context, pod *corev1.Pod) owner.Ref
 }
 
-// Handler is the admission.Handler for pods and pods/ephemeralcontainers.
+// Handler answers admission reviews of pods and pods/ephemeralcontainers: ServeHTTP reads
+// them, Handle (an admission.Handler) learns from the pod.
 type Handler struct {
 	Learner  Learner
 	Owners   OwnerResolver   // nil: what the pod itself says (owner.FromPod)
@@ -39,6 +43,8 @@ type Handler struct {
 
 	decoder  admission.Decoder
 	verdicts *pss.Memo
+	quiet    *quietLog // lines about requests that could not be used
+	inFlight *budget   // memory of the reviews being read and handled
 }
 
 // NewHandler returns a handler decoding with a scheme that knows core/v1.
@@ -47,6 +53,8 @@ func NewHandler(h Handler) *Handler {
 	_ = corev1.AddToScheme(scheme)
 	h.decoder = admission.NewDecoder(scheme)
 	h.verdicts = &pss.Memo{Max: 4096}
+	h.quiet = newQuietLog(h.Log)
+	h.inFlight = &budget{}
 	if h.Now == nil {
 		h.Now = time.Now
 	}
@@ -62,9 +70,9 @@ func (h *Handler) Handle(ctx context.Context, req admission.Request) (resp admis
 	defer func() {
 		if r := recover(); r != nil {
 			outcome = OutcomePanic
-			h.Log.Error(fmt.Errorf("%v", r), "observing pod failed; allowed without learning", "namespace", req.Namespace, "name", req.Name, "uid", req.UID)
+			h.quiet.Info("observing pod failed; allowed without learning", "panic", fmt.Sprint(r), "namespace", req.Namespace, "name", req.Name, "uid", req.UID)
 		}
-		admissions.WithLabelValues(string(req.Operation), outcome).Inc()
+		admissions.WithLabelValues(operationLabel(req.Operation), outcome).Inc()
 		latency.Observe(time.Since(start).Seconds())
 		resp = allowed
 	}()
@@ -83,7 +91,7 @@ func (h *Handler) learn(ctx context.Context, req admission.Request) string {
 	}
 	pod := &corev1.Pod{}
 	if err := h.decoder.Decode(req, pod); err != nil {
-		h.Log.Error(err, "cannot decode pod; allowed without learning", "namespace", req.Namespace, "name", req.Name, "uid", req.UID)
+		h.quiet.Info("cannot decode pod; allowed without learning", "outcome", OutcomeDecodeError, "namespace", req.Namespace, "name", req.Name, "uid", req.UID, "error", err)
 		return OutcomeDecodeError
 	}
 	if pod.Namespace == "" {

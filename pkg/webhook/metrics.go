@@ -2,6 +2,7 @@ package webhook
 
 import (
 	"github.com/prometheus/client_golang/prometheus"
+	admissionv1 "k8s.io/api/admission/v1"
 	"sigs.k8s.io/controller-runtime/pkg/metrics"
 )
 
@@ -14,7 +15,26 @@ const (
 	OutcomeIgnored     = "ignored"      // not a pod (e.g. a DELETE or another kind)
 	OutcomeDecodeError = "decode_error" // the object could not be read
 	OutcomePanic       = "panic"        // observation failed; the pod is still allowed
+
+	// The review itself could not be used (see Handler.ServeHTTP); the operation is unknown.
+	OutcomeMalformed = "malformed"  // not an admission.k8s.io/v1 AdmissionReview
+	OutcomeTooLarge  = "too_large"  // body over MaxReviewBytes, left unread
+	OutcomeShed      = "shed"       // no memory left for reviews in flight: answered at once
+	OutcomeTimeout   = "timeout"    // the body did not arrive within the server's read timeout
+	OutcomeReadError = "read_error" // the connection failed while the body was read
 )
+
+// Operations as counted: the API server's, and one label for anything else, so a sender
+// cannot grow the metric with operations of its own invention.
+const operationUnknown = "unknown"
+
+func operationLabel(op admissionv1.Operation) string {
+	switch op {
+	case admissionv1.Create, admissionv1.Update, admissionv1.Delete, admissionv1.Connect:
+		return string(op)
+	}
+	return operationUnknown
+}
 
 var (
 	admissions = prometheus.NewCounterVec(prometheus.CounterOpts{

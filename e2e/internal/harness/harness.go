@@ -101,9 +101,17 @@ var (
 	buildErr  error
 )
 
-// Advisor builds the pod-security-advisor binary once per test process and returns its path.
+// AdvisorEnv names a pod-security-advisor binary to run instead of building this repository's,
+// e.g. one built from an older commit to measure a figure before and after a change.
+const AdvisorEnv = "E2E_ADVISOR"
+
+// Advisor builds the pod-security-advisor binary once per test process and returns its path
+// ($E2E_ADVISOR when set).
 func Advisor(t testing.TB) string {
 	t.Helper()
+	if path := os.Getenv(AdvisorEnv); path != "" {
+		return path
+	}
 	buildOnce.Do(func() {
 		dir, err := os.MkdirTemp("", "psa-e2e-bin")
 		if err != nil {
