@@ -23,6 +23,7 @@ type Renderer struct {
 	enforce bool
 	names   map[string]int // units of the whole aggregate per plain name, for scope serviceaccount
 	headers map[string]string
+	units   map[string][]*unit // per namespace, joined once for both VAP and PSP
 }
 
 // ReportListKind is the kind of a JSON document that joins the reports of several namespaces.
@@ -37,7 +38,7 @@ func NewRenderer(agg *aggregate.Aggregate, scope string, enforce bool) (*Rendere
 	if !slices.Contains(Scopes, scope) {
 		return nil, fmt.Errorf("unknown scope %q", scope)
 	}
-	r := &Renderer{agg: agg, scope: scope, enforce: enforce, headers: map[string]string{}}
+	r := &Renderer{agg: agg, scope: scope, enforce: enforce, headers: map[string]string{}, units: map[string][]*unit{}}
 	if scope == ScopeServiceAccount {
 		r.names = map[string]int{}
 		for _, ns := range agg.NamespaceNames() {
@@ -48,7 +49,7 @@ func NewRenderer(agg *aggregate.Aggregate, scope string, enforce bool) (*Rendere
 	}
 	for _, f := range []string{FormatPSS, FormatVAP, FormatPSP} {
 		var b bytes.Buffer
-		if err := r.yaml(&b, f, aggregate.New("")); err != nil {
+		if err := r.yaml(&b, f, aggregate.New(""), ""); err != nil {
 			return nil, err
 		}
 		r.headers[f] = b.String()
@@ -73,24 +74,35 @@ func (r *Renderer) Whole(format string) bool {
 	return r.scope == ScopeCluster && (format == FormatVAP || format == FormatPSP)
 }
 
-// Fingerprint digests everything the renderings of namespace ns depend on: its records, the
-// options, and (scope serviceaccount) which of its unit names other namespaces share. Equal
-// fingerprints mean equal renderings.
+// Fingerprint digests what the renderings of namespace ns depend on besides the names other
+// namespaces share (NamesFingerprint): its records and the options. It encodes every record, so
+// it costs about what saving the namespace's state does.
 func (r *Renderer) Fingerprint(ns string) ([sha256.Size]byte, error) {
 	h := sha256.New()
 	fmt.Fprintf(h, "%q %q %t\n", ns, r.scope, r.enforce)
 	if err := json.NewEncoder(h).Encode(r.agg.Namespaces[ns]); err != nil {
 		return [sha256.Size]byte{}, err
 	}
-	if r.names != nil {
-		ids := r.saIdentities(ns)
-		for _, id := range slices.Sorted(maps.Keys(ids)) {
-			fmt.Fprintf(h, "%s %d\n", id, r.names[plainName(id)])
-		}
-	}
 	var sum [sha256.Size]byte
 	h.Sum(sum[:0])
 	return sum, nil
+}
+
+// NamesFingerprint digests how many units of the whole aggregate share each of the namespace's
+// unit names (scope serviceaccount; zero otherwise): a namespace created elsewhere can change
+// the names of this one's policies. It is cheap: it reads only service account names.
+func (r *Renderer) NamesFingerprint(ns string) [sha256.Size]byte {
+	var sum [sha256.Size]byte
+	if r.names == nil {
+		return sum
+	}
+	h := sha256.New()
+	ids := r.saIdentities(ns)
+	for _, id := range slices.Sorted(maps.Keys(ids)) {
+		fmt.Fprintf(h, "%s %d\n", id, r.names[plainName(id)])
+	}
+	h.Sum(sum[:0])
+	return sum
 }
 
 // Namespace writes the rendering of namespace ns alone, ready for Join: the YAML documents
@@ -108,19 +120,26 @@ func (r *Renderer) Namespace(w io.Writer, format, ns string) error {
 		if r.Whole(format) {
 			return fmt.Errorf("format %s at scope %s has no per-namespace rendering", format, r.scope)
 		}
-		return r.yaml(&skipWriter{w: w, skip: len(r.headers[format])}, format, sub)
+		return r.yaml(&skipWriter{w: w, skip: len(r.headers[format])}, format, sub, ns)
 	}
 	return fmt.Errorf("format %q has no per-namespace rendering", format)
 }
 
-// yaml renders a YAML format of agg, with unit names from the whole aggregate.
-func (r *Renderer) yaml(w io.Writer, format string, agg *aggregate.Aggregate) error {
+// yaml renders a YAML format of agg (namespace ns alone, or nothing), with unit names from the
+// whole aggregate.
+func (r *Renderer) yaml(w io.Writer, format string, agg *aggregate.Aggregate, ns string) error {
 	if format == FormatPSS {
 		return renderPSS(w, agg)
 	}
-	us := units(agg, r.scope)
-	if r.names != nil {
-		nameUnits(us, r.names)
+	us, ok := r.units[ns]
+	if !ok {
+		us = units(agg, r.scope)
+		if r.names != nil {
+			nameUnits(us, r.names)
+		}
+		if ns != "" {
+			r.units[ns] = us
+		}
 	}
 	if format == FormatVAP {
 		return renderVAP(w, us, r.scope, r.enforce)

@@ -2,6 +2,7 @@ package render
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -205,7 +206,8 @@ func TestFingerprint(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		return sum
+		names := r.NamesFingerprint(ns)
+		return sha256.Sum256(append(sum[:], names[:]...))
 	}
 	base := build(realistic())
 	clash := tricky()
