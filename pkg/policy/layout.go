@@ -97,6 +97,8 @@ type plan struct {
 	allFP    [sha256.Size]byte
 	cuts     map[string][]string // key → namespaces whose part left it out
 	scratch  limitWriter
+	// wholeBodies are the whole-cluster formats rendered in this publish (nil: over MaxBytes).
+	wholeBodies map[string][]byte
 }
 
 // part is one ConfigMap of a split policy: the namespaces whose hash modulo 2^depth is index.
@@ -137,7 +139,7 @@ func (p *Publisher) plan(agg *aggregate.Aggregate, changed map[string]bool) (*pl
 	if err != nil {
 		return nil, err
 	}
-	pl := &plan{p: p, agg: agg, r: r, cuts: map[string][]string{}}
+	pl := &plan{p: p, agg: agg, r: r, cuts: map[string][]string{}, wholeBodies: map[string][]byte{}}
 	all := sha256.New()
 	workloads := 0
 	for _, ns := range agg.NamespaceNames() {
@@ -380,6 +382,7 @@ func (pl *plan) wholeSize(f format) (measure, error) {
 	if err != nil {
 		return measure{}, err
 	}
+	pl.wholeBodies[f.key] = body
 	m := measure{cost: textCost(body), over: over}
 	if over {
 		m.cost = cost{MaxBytes + 1, MaxRequestBytes + 1}
@@ -433,10 +436,15 @@ func (pl *plan) buildMain() (*corev1.ConfigMap, error) {
 		return p.configMap(p.Name, nil, data), nil
 	}
 	for _, f := range pl.whole {
-		body, over, err := pl.renderWhole(f)
-		if err != nil {
-			return nil, fmt.Errorf("rendering %s: %w", f.key, err)
+		body, ok := pl.wholeBodies[f.key]
+		over := false
+		if !ok {
+			var err error
+			if body, over, err = pl.renderWhole(f); err != nil {
+				return nil, fmt.Errorf("rendering %s: %w", f.key, err)
+			}
 		}
+		over = over || body == nil
 		data[f.key] = string(body)
 		if over {
 			data[f.key] = p.note(f, fmt.Sprintf("at scope %s it is one document for every namespace, and more than one ConfigMap holds", p.Scope), nil)
