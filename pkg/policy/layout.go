@@ -13,6 +13,7 @@ import (
 	"unicode/utf8"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/util/validation"
 
 	"github.com/pod-security-advisor/pod-security-advisor/pkg/aggregate"
 	"github.com/pod-security-advisor/pod-security-advisor/pkg/render"
@@ -364,7 +365,7 @@ func (pl *plan) partCost(members []*entry, cut []format) cost {
 	for _, f := range pl.excluded {
 		c = c.plus(textCost(f.key + pl.p.note(f, budgetReason, names)))
 	}
-	return c.plus(textCost(ReadmeKey + pl.p.partReadme(partID(0, maxDepth), names, cut)))
+	return c.plus(textCost(ReadmeKey + pl.p.partReadme(1<<maxDepth-1, maxDepth, names, cut)))
 }
 
 // wholeMeasure is a whole-cluster format's measure and the fingerprint of all namespaces then.
@@ -466,7 +467,7 @@ func (pl *plan) buildPart(pt *part) (*corev1.ConfigMap, error) {
 	labels := map[string]string{LabelPart: pt.id}
 	for i, e := range pt.members {
 		names[i] = e.name
-		if k := LabelNamespacePrefix + e.name; len(validationErrors(k)) == 0 {
+		if k := LabelNamespacePrefix + e.name; len(validation.IsQualifiedName(k)) == 0 {
 			labels[k] = ""
 		}
 	}
@@ -485,8 +486,10 @@ func (pl *plan) buildPart(pt *part) (*corev1.ConfigMap, error) {
 			if !ok {
 				var over bool
 				var err error
-				if body, over, err = pl.renderNamespace(e, f, MaxBytes); err != nil || over {
-					return nil, fmt.Errorf("rendering %s of namespace %s: %w (over %d bytes: %t)", f.key, e.name, err, MaxBytes, over)
+				if body, over, err = pl.renderNamespace(e, f, MaxBytes); err != nil {
+					return nil, fmt.Errorf("rendering %s of namespace %s: %w", f.key, e.name, err)
+				} else if over {
+					return nil, fmt.Errorf("%s of namespace %s is larger than when it was measured", f.key, e.name)
 				}
 			}
 			bodies[i] = body
@@ -500,7 +503,7 @@ func (pl *plan) buildPart(pt *part) (*corev1.ConfigMap, error) {
 	for _, e := range pt.members {
 		e.bodies = nil
 	}
-	data[ReadmeKey] = p.partReadme(pt.id, names, pt.cut)
+	data[ReadmeKey] = p.partReadme(pt.index, pt.depth, names, pt.cut)
 	if c := dataCost(data); !c.fits() {
 		return nil, fmt.Errorf("part of %d bytes (%d as JSON) after measuring less", c.raw, c.json)
 	}

@@ -22,6 +22,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strings"
 	"sync"
 
 	corev1 "k8s.io/api/core/v1"
@@ -282,9 +283,7 @@ func hasLabels(have, want map[string]string) bool {
 	return true
 }
 
-func isNamespaceLabel(k string) bool {
-	return len(k) > len(LabelNamespacePrefix) && k[:len(LabelNamespacePrefix)] == LabelNamespacePrefix
-}
+func isNamespaceLabel(k string) bool { return strings.HasPrefix(k, LabelNamespacePrefix) }
 
 // contentHash digests a ConfigMap's data, keys in order, each key and value length-prefixed.
 func contentHash(data map[string]string) string {

@@ -5,8 +5,6 @@ import (
 	"slices"
 	"strings"
 
-	"k8s.io/apimachinery/pkg/util/validation"
-
 	"github.com/pod-security-advisor/pod-security-advisor/pkg/render"
 )
 
@@ -67,16 +65,14 @@ func namespaceList(names []string, limit int) string {
 	return fmt.Sprintf("%d namespaces (%s, … and %d more)", len(names), strings.Join(names[:limit], ", "), len(names)-limit)
 }
 
-func validationErrors(label string) []string { return validation.IsQualifiedName(label) }
-
-// partReadme says what a part holds.
-func (p *Publisher) partReadme(id string, namespaces []string, cut []format) string {
+// partReadme says what part index of 2^depth holds.
+func (p *Publisher) partReadme(index uint64, depth int, namespaces []string, cut []format) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, `Part %s of the pod security policy learned by pod-security-advisor. The README of ConfigMap
 %s says what each key holds and how to apply it. This part holds the namespaces whose hash
-(the first 8 bytes of the SHA-256 of the name, big-endian) modulo %s is %s:
+(the first 8 bytes of the SHA-256 of the name, big-endian) modulo %d is %d:
   %s
-`, id, p.Name, id[strings.Index(id, "-of-")+4:], id[:strings.Index(id, "-of-")], strings.Join(namespaces, ", "))
+`, partID(index, depth), p.Name, uint64(1)<<depth, index, strings.Join(namespaces, ", "))
 	if len(cut) > 0 {
 		fmt.Fprintf(&b, "Left out of this part, as they do not fit in one ConfigMap (each key says how to render it): %s\n", keysOf(cut))
 	}
