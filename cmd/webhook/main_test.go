@@ -11,10 +11,13 @@ import (
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/fake"
 	"sigs.k8s.io/yaml"
 
 	"github.com/pod-security-advisor/pod-security-advisor/pkg/aggregate"
+	"github.com/pod-security-advisor/pod-security-advisor/pkg/policy"
+	"github.com/pod-security-advisor/pod-security-advisor/pkg/render"
 	"github.com/pod-security-advisor/pod-security-advisor/pkg/store"
 )
 
@@ -227,5 +230,77 @@ func TestRenderStateConfigMaps(t *testing.T) {
 	one, _ := json.Marshal(list.Items[0])
 	if _, _, err := run(t, string(one), "render", "--format", "report"); err != nil {
 		t.Errorf("one shard: %v", err)
+	}
+}
+
+// TestPolicyNoteCommands: the command a policy note prints to render what it left out works as
+// printed, flags included, on the state ConfigMaps kubectl lists.
+func TestPolicyNoteCommands(t *testing.T) {
+	if policy.LabelState != store.LabelState {
+		t.Fatalf("notes select %s, the state is labelled %s", policy.LabelState, store.LabelState)
+	}
+	saved, _, err := run(t, "", "convert", "-f", "testdata/legacy-mix.yaml", "-f", "../../examples", "--format", "aggregate")
+	if err != nil {
+		t.Fatal(err)
+	}
+	agg := aggregate.New("test")
+	if err := json.Unmarshal([]byte(saved), agg); err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	c := fake.NewClientBuilder().Build()
+	st, err := store.New(store.Options{Namespace: "psa", Name: "psa", Reader: c, Client: c, InitialShards: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.Save(ctx, agg); err != nil {
+		t.Fatal(err)
+	}
+	state := &corev1.ConfigMapList{}
+	if err := c.List(ctx, state, client.MatchingLabels{store.LabelState: "psa"}); err != nil {
+		t.Fatal(err)
+	}
+	state.Kind, state.APIVersion = "List", "v1"
+	stdin, _ := json.Marshal(state)
+
+	// A budget of 1 byte leaves every format out, and every note says how to render it.
+	pub := &policy.Publisher{Namespace: "psa", Name: "psa-policy", Scope: "serviceaccount", Enforce: true, MaxTotalBytes: 1}
+	cms, err := pub.Render(agg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tried := 0
+	for _, cm := range cms[1:] {
+		for key, format := range policy.Keys {
+			_, command, ok := strings.Cut(cm.Data[key], "#   ")
+			if !ok {
+				t.Fatalf("%s/%s: no command in %q", cm.Name, key, cm.Data[key])
+			}
+			kubectl, rendering, _ := strings.Cut(strings.TrimSpace(command), " | ")
+			if kubectl != "kubectl get configmap -n psa -l "+store.LabelState+" -o json" {
+				t.Errorf("%s/%s: reads %q", cm.Name, key, kubectl)
+			}
+			args := strings.Fields(strings.TrimPrefix(rendering, "pod-security-advisor "))
+			got, _, err := run(t, string(stdin), args...)
+			if err != nil {
+				t.Fatalf("%s: %v", rendering, err)
+			}
+			namespaces := strings.Split(args[len(args)-1], ",")
+			sub := aggregate.New("")
+			for _, ns := range namespaces {
+				sub.Namespaces[ns] = agg.Namespaces[ns]
+			}
+			var want bytes.Buffer
+			if err := render.Render(&want, sub, render.Options{Format: format, Scope: "serviceaccount", Enforce: true}); err != nil {
+				t.Fatal(err)
+			}
+			if got != want.String() || got == "" {
+				t.Errorf("%s renders something else than %s of %v", rendering, format, namespaces)
+			}
+			tried++
+		}
+	}
+	if tried == 0 {
+		t.Error("no note tried")
 	}
 }

@@ -16,8 +16,9 @@ import (
 
 func newRenderCommand() *cobra.Command {
 	var (
-		file string
-		opts render.Options
+		file       string
+		namespaces []string
+		opts       render.Options
 	)
 	cmd := &cobra.Command{
 		Use:   "render [-f aggregate.json] --format F",
@@ -28,7 +29,7 @@ kubectl prints them (one ConfigMap, or a List of all shards, which are joined).`
 		Example: `  pod-security-advisor convert -f manifests/ --format aggregate > learned.json
   pod-security-advisor render -f learned.json --format pss
   kubectl get configmap -n pod-security-advisor -l pod-security-advisor.io/state -o json |
-    pod-security-advisor render --format report`,
+    pod-security-advisor render --format report --namespaces team-a`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			in := cmd.InOrStdin()
@@ -45,10 +46,16 @@ kubectl prints them (one ConfigMap, or a List of all shards, which are joined).`
 			if err != nil {
 				return fmt.Errorf("%s: %w", name, err)
 			}
+			if len(namespaces) > 0 {
+				if agg, err = onlyNamespaces(agg, namespaces); err != nil {
+					return fmt.Errorf("%s: %w", name, err)
+				}
+			}
 			return renderTo(cmd.OutOrStdout(), agg, opts)
 		},
 	}
 	cmd.Flags().StringVarP(&file, "filename", "f", "-", "aggregate JSON file, or - for stdin")
+	cmd.Flags().StringSliceVar(&namespaces, "namespaces", nil, "render only these namespaces (comma-separated; default all)")
 	addRenderFlags(cmd, &opts)
 	return cmd
 }
@@ -84,6 +91,20 @@ func readAggregate(r io.Reader) (*aggregate.Aggregate, error) {
 		return nil, fmt.Errorf("reading aggregate: %w", err)
 	}
 	return agg, nil
+}
+
+// onlyNamespaces keeps the named namespaces of agg; a name it does not hold is an error, so a
+// typo is not mistaken for a namespace that needs nothing.
+func onlyNamespaces(agg *aggregate.Aggregate, names []string) (*aggregate.Aggregate, error) {
+	out := aggregate.New(agg.Replica)
+	for _, ns := range names {
+		n, ok := agg.Namespaces[ns]
+		if !ok {
+			return nil, fmt.Errorf("namespace %q: nothing learned", ns)
+		}
+		out.Namespaces[ns] = n
+	}
+	return out, nil
 }
 
 func decodeShard(data []byte) (*aggregate.Aggregate, error) {

@@ -1,14 +1,21 @@
-// Package policy keeps the rendered policy in a ConfigMap, one key per format, so users fetch
-// it with `kubectl get configmap`. It rewrites a ConfigMap only when its rendering changed.
+// Package policy keeps the rendered policy in ConfigMaps, one key per format, so users fetch
+// it with `kubectl get configmap`.
 //
-// When the renderings of all namespaces outgrow one ConfigMap, the policy is split: the main
-// ConfigMap keeps the README (saying so) and the Pod Security Standards labels, and each
-// namespace gets a ConfigMap of its own, <name>-ns-<namespace>, labelled LabelPolicy=<name>
-// and LabelNamespace=<namespace>.
+// A small cluster's policy is one ConfigMap, <name>. When it would outgrow one ConfigMap, it is
+// split into parts: <name> keeps the README (what is where, and how to fetch it) and each part
+// <name>-part-<i>-of-<n> holds every key for the namespaces whose hash modulo n is i, labelled
+// namespace.pod-security-advisor.io/<namespace> for each of them. A part splits in two (i and
+// i+n of 2n) only when it outgrows a ConfigMap, so a change in one namespace rewrites the one
+// part that holds it. Everything is bounded: each ConfigMap's data stays under MaxBytes and its
+// request under MaxRequestBytes, and all of the policy under MaxTotalBytes; what does not fit
+// is left out with a note saying how to render it from the state.
+//
+// Publishing renders only namespaces whose records changed since the last publish (a
+// fingerprint per namespace), and writes only ConfigMaps whose content changed or that are
+// missing; it never reads the policy ConfigMaps' data back, only their metadata.
 package policy
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -16,6 +23,7 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"sync"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -28,21 +36,53 @@ import (
 )
 
 // Keys of a policy ConfigMap and the format each holds.
-var Keys = map[string]string{
-	"pod-security-standards.yaml":      render.FormatPSS,
-	"validating-admission-policy.yaml": render.FormatVAP,
-	"pod-security-policy.yaml":         render.FormatPSP,
-	"report.json":                      render.FormatReport,
+var Keys = map[string]string{}
+
+// format is one key of the policy. formats are in the order they are kept when the budget is
+// short; a ConfigMap that cannot hold them all leaves them out from the last one.
+type format struct{ key, name string }
+
+var formats = []format{
+	{"pod-security-standards.yaml", render.FormatPSS},
+	{"validating-admission-policy.yaml", render.FormatVAP},
+	{"pod-security-policy.yaml", render.FormatPSP},
+	{"report.json", render.FormatReport},
 }
 
-// Labels of the per-namespace ConfigMaps of a split policy.
+func init() {
+	for _, f := range formats {
+		Keys[f.key] = f.name
+	}
+}
+
+// ReadmeKey holds what a policy ConfigMap contains and how to use it.
+const ReadmeKey = "README"
+
+// Labels and annotations of the policy ConfigMaps.
 const (
-	LabelPolicy    = "pod-security-advisor.io/policy"
-	LabelNamespace = "pod-security-advisor.io/namespace"
+	LabelManagedBy = "app.kubernetes.io/managed-by"
+	ManagedBy      = "pod-security-advisor"
+	// LabelPolicy=<name> is on the main ConfigMap and every part.
+	LabelPolicy = "pod-security-advisor.io/policy"
+	// LabelPart=<i>-of-<n> is on each part.
+	LabelPart = "pod-security-advisor.io/part"
+	// LabelNamespacePrefix+<namespace> is on the part that holds the namespace.
+	LabelNamespacePrefix = "namespace.pod-security-advisor.io/"
+	// AnnotationContent is the SHA-256 of the data, so an unchanged ConfigMap is recognised
+	// from its metadata alone.
+	AnnotationContent = "pod-security-advisor.io/content-sha256"
+	// LabelState selects the state ConfigMaps that notes tell users to render from.
+	LabelState = "pod-security-advisor.io/state"
 )
 
-// MaxBytes keeps a ConfigMap under the API server's 1 MiB object limit with room for metadata.
-var MaxBytes = 900 * 1024
+// Bounds. A ConfigMap's data must stay under the API server's 1 MiB (MaxBytes leaves room for
+// metadata), and its request, JSON with escapes, under the 3 MiB request limit.
+var (
+	MaxBytes        = 900 * 1024
+	MaxRequestBytes = 2560 * 1024
+	// DefaultMaxTotalBytes bounds all of the policy, and so what one publish holds in memory.
+	DefaultMaxTotalBytes = 128 << 20
+)
 
 // Publisher writes the policy ConfigMaps.
 type Publisher struct {
@@ -52,131 +92,184 @@ type Publisher struct {
 	Name      string // the policy ConfigMap's name
 	Scope     string // render scope for vap and psp
 	Enforce   bool   // vap binding with Deny
+	// MaxTotalBytes bounds the rendered policy; past it, formats are left out whole, from the
+	// report up (0: DefaultMaxTotalBytes).
+	MaxTotalBytes int
+
+	mu   sync.Mutex
+	seen *memory
 }
 
-// Publish renders the policy and writes every ConfigMap whose data changed.
+// memory is what a Publisher remembers between publishes: per namespace what it rendered, so
+// unchanged namespaces are not rendered again, and per ConfigMap what it wrote.
+type memory struct {
+	namespaces map[string]*measured
+	// overBudget: formats whose rendering passed the budget, with the workloads there were then;
+	// they are tried again only when there are fewer.
+	overBudget map[string]int
+	written    map[string]writtenCM
+	whole      map[string]wholeMeasure
+}
+
+func newMemory() *memory {
+	return &memory{namespaces: map[string]*measured{}, overBudget: map[string]int{}, written: map[string]writtenCM{}, whole: map[string]wholeMeasure{}}
+}
+
+type writtenCM struct {
+	inputs  [sha256.Size]byte // digest of what the content was built from
+	content string            // AnnotationContent of what was written
+}
+
+// Publish renders the policy and writes every ConfigMap whose content changed or is missing.
 func (p *Publisher) Publish(ctx context.Context, agg *aggregate.Aggregate) error {
-	want, err := p.Render(agg)
+	return p.publish(ctx, agg, nil)
+}
+
+// PublishChanged is Publish for a caller that knows which namespaces may have changed since its
+// previous call: the others are not fingerprinted, which saves
+// encoding every record. A namespace the Publisher has not seen yet is always measured.
+func (p *Publisher) PublishChanged(ctx context.Context, agg *aggregate.Aggregate, changed []string) error {
+	set := make(map[string]bool, len(changed))
+	for _, ns := range changed {
+		set[ns] = true
+	}
+	return p.publish(ctx, agg, set)
+}
+
+func (p *Publisher) publish(ctx context.Context, agg *aggregate.Aggregate, changed map[string]bool) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if longest := p.Name + partSuffix(1<<maxDepth-1, maxDepth); len(validation.IsDNS1123Subdomain(longest)) > 0 {
+		return fmt.Errorf("policy ConfigMap name %q leaves no room for part names such as %q", p.Name, longest)
+	}
+	if p.seen == nil {
+		p.seen = newMemory()
+	}
+	existing, err := p.existing(ctx)
 	if err != nil {
 		return err
 	}
-	existing := &corev1.ConfigMapList{}
-	if err := p.Reader.List(ctx, existing, client.InNamespace(p.Namespace), client.MatchingLabels{LabelPolicy: p.Name}); err != nil {
-		return fmt.Errorf("listing the parts of policy ConfigMap %s: %w", p.Name, err)
+	pl, err := p.plan(agg, changed)
+	if err != nil {
+		return err
 	}
-	for _, cm := range want {
-		if err := p.apply(ctx, cm); err != nil {
-			return fmt.Errorf("writing policy ConfigMap %s: %w", cm.Name, err)
+	// Parts first: the README never points at a part that is not written yet.
+	wanted := map[string]bool{}
+	for _, part := range pl.parts {
+		wanted[part.name] = true
+		if err := p.ensure(ctx, existing[part.name], part.name, part.inputs, func() (*corev1.ConfigMap, error) { return pl.buildPart(part) }); err != nil {
+			return err
 		}
 	}
-	// Parts of an earlier split that this rendering no longer has would be stale: remove them.
-	for i := range existing.Items {
-		old := &existing.Items[i]
-		if !slices.ContainsFunc(want, func(cm *corev1.ConfigMap) bool { return cm.Name == old.Name }) {
+	wanted[p.Name] = true
+	if err := p.ensure(ctx, existing[p.Name], p.Name, pl.mainInputs(), pl.buildMain); err != nil {
+		return err
+	}
+	// Parts of an earlier layout that this one no longer has would be stale: remove them.
+	for _, name := range slices.Sorted(maps.Keys(existing)) {
+		if !wanted[name] {
+			old := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: p.Namespace, Name: name}}
 			if err := p.Client.Delete(ctx, old); err != nil && !apierrors.IsNotFound(err) {
-				return fmt.Errorf("deleting stale policy part %s: %w", old.Name, err)
+				return fmt.Errorf("deleting stale policy part %s: %w", name, err)
 			}
+			delete(p.seen.written, name)
 		}
 	}
 	return nil
 }
 
-// Render returns the ConfigMaps of the policy: one, or the main one and one per namespace.
+// Render returns the ConfigMaps of the policy, the main one first, without writing them.
 func (p *Publisher) Render(agg *aggregate.Aggregate) ([]*corev1.ConfigMap, error) {
-	data, err := p.renderData(agg)
+	q := &Publisher{Namespace: p.Namespace, Name: p.Name, Scope: p.Scope, Enforce: p.Enforce, MaxTotalBytes: p.MaxTotalBytes,
+		seen: newMemory()}
+	pl, err := q.plan(agg, nil)
 	if err != nil {
 		return nil, err
 	}
-	if size(data)+len(p.readme(nil)) <= MaxBytes || p.Scope == render.ScopeCluster {
-		data["README"] = p.readme(nil)
-		return []*corev1.ConfigMap{p.configMap(p.Name, nil, fit(data))}, nil
+	main, err := pl.buildMain()
+	if err != nil {
+		return nil, err
 	}
-	var parts []*corev1.ConfigMap
-	var names []string
-	for _, ns := range agg.NamespaceNames() {
-		sub := aggregate.New(agg.Replica)
-		sub.Namespaces[ns] = agg.Namespaces[ns]
-		d, err := p.renderData(sub)
+	out := []*corev1.ConfigMap{main}
+	for _, part := range pl.parts {
+		cm, err := pl.buildPart(part)
 		if err != nil {
 			return nil, err
 		}
-		name := partName(p.Name, ns)
-		names = append(names, name)
-		parts = append(parts, p.configMap(name, map[string]string{LabelPolicy: p.Name, LabelNamespace: ns}, fit(d)))
+		out = append(out, cm)
 	}
-	main := map[string]string{"pod-security-standards.yaml": data["pod-security-standards.yaml"], "README": p.readme(names)}
-	return append([]*corev1.ConfigMap{p.configMap(p.Name, nil, main)}, parts...), nil
+	return out, nil
 }
 
-func (p *Publisher) renderData(agg *aggregate.Aggregate) (map[string]string, error) {
-	data := map[string]string{}
-	for _, key := range slices.Sorted(maps.Keys(Keys)) {
-		var buf bytes.Buffer
-		if err := render.Render(&buf, agg, render.Options{Format: Keys[key], Scope: p.Scope, Enforce: p.Enforce}); err != nil {
-			return nil, fmt.Errorf("rendering %s: %w", key, err)
+// existing lists the metadata of the policy ConfigMaps: the parts and the main one (which an
+// older release wrote without LabelPolicy).
+func (p *Publisher) existing(ctx context.Context) (map[string]*metav1.PartialObjectMetadata, error) {
+	list := &metav1.PartialObjectMetadataList{}
+	list.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("ConfigMapList"))
+	if err := p.Reader.List(ctx, list, client.InNamespace(p.Namespace), client.MatchingLabels{LabelPolicy: p.Name}); err != nil {
+		return nil, fmt.Errorf("listing the parts of policy ConfigMap %s: %w", p.Name, err)
+	}
+	out := map[string]*metav1.PartialObjectMetadata{}
+	for i := range list.Items {
+		out[list.Items[i].Name] = &list.Items[i]
+	}
+	if _, ok := out[p.Name]; !ok {
+		main := &metav1.PartialObjectMetadata{}
+		main.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("ConfigMap"))
+		err := p.Reader.Get(ctx, client.ObjectKey{Namespace: p.Namespace, Name: p.Name}, main)
+		switch {
+		case err == nil:
+			out[p.Name] = main
+		case !apierrors.IsNotFound(err):
+			return nil, fmt.Errorf("reading policy ConfigMap %s: %w", p.Name, err)
 		}
-		data[key] = buf.String()
 	}
-	return data, nil
+	return out, nil
 }
 
-// fit keeps one ConfigMap under MaxBytes when even a single namespace (or the cluster scope,
-// which cannot be split) renders too much: the evidence report goes first, then the legacy PSP,
-// each replaced by a note saying where to get it. The policies people apply stay.
-func fit(data map[string]string) map[string]string {
-	for _, key := range []string{"report.json", "pod-security-policy.yaml"} {
-		if size(data) <= MaxBytes {
-			break
-		}
-		data[key] = fmt.Sprintf("# Left out: %d bytes do not fit in this ConfigMap. Render it from the state:\n"+
-			"#   kubectl get configmap -l pod-security-advisor.io/state -o json | pod-security-advisor render --format %s\n", len(data[key]), Keys[key])
-	}
-	return data
-}
-
-func size(data map[string]string) int {
-	n := 0
-	for k, v := range data {
-		n += len(k) + len(v)
-	}
-	return n
-}
-
-func (p *Publisher) configMap(name string, extra, data map[string]string) *corev1.ConfigMap {
-	labels := map[string]string{"app.kubernetes.io/managed-by": "pod-security-advisor"}
-	maps.Copy(labels, extra)
-	return &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: p.Namespace, Name: name, Labels: labels}, Data: data}
-}
-
-// partName is <name>-ns-<namespace>, cut and suffixed with a hash when too long.
-func partName(name, ns string) string {
-	full := name + "-ns-" + ns
-	if len(validation.IsDNS1123Subdomain(full)) == 0 {
-		return full
-	}
-	sum := sha256.Sum256([]byte(ns))
-	suffix := "-" + hex.EncodeToString(sum[:4])
-	return strings.TrimRight(full[:validation.DNS1123SubdomainMaxLength-len(suffix)], "-.") + suffix
-}
-
-// apply creates or updates one ConfigMap, leaving it alone when its data is unchanged.
-func (p *Publisher) apply(ctx context.Context, want *corev1.ConfigMap) error {
-	cm := &corev1.ConfigMap{}
-	err := p.Reader.Get(ctx, client.ObjectKeyFromObject(want), cm)
-	switch {
-	case apierrors.IsNotFound(err):
-		return p.Client.Create(ctx, want)
-	case err != nil:
-		return err
-	case maps.Equal(cm.Data, want.Data) && hasLabels(cm.Labels, want.Labels):
+// ensure writes ConfigMap name unless it exists with the content last written from the same
+// inputs; build renders it only when it must be written or its content is unknown.
+func (p *Publisher) ensure(ctx context.Context, have *metav1.PartialObjectMetadata, name string, inputs [sha256.Size]byte, build func() (*corev1.ConfigMap, error)) error {
+	last, known := p.seen.written[name]
+	if known && last.inputs == inputs && have != nil && have.Annotations[AnnotationContent] == last.content {
 		return nil
 	}
-	// Our labels are set; labels a user added are kept.
-	cm.Data = want.Data
-	if cm.Labels == nil {
-		cm.Labels = map[string]string{}
+	want, err := build()
+	if err != nil {
+		return fmt.Errorf("rendering policy ConfigMap %s: %w", name, err)
 	}
-	maps.Copy(cm.Labels, want.Labels)
+	content := contentHash(want.Data)
+	want.Annotations = map[string]string{AnnotationContent: content}
+	if err := p.apply(ctx, have, want); err != nil {
+		return fmt.Errorf("writing policy ConfigMap %s: %w", name, err)
+	}
+	p.seen.written[name] = writtenCM{inputs: inputs, content: content}
+	return nil
+}
+
+// apply creates or updates one ConfigMap, leaving it alone when its content is unchanged.
+// Labels and annotations a user added are kept; our namespace labels that no longer apply go.
+func (p *Publisher) apply(ctx context.Context, have *metav1.PartialObjectMetadata, want *corev1.ConfigMap) error {
+	if have == nil {
+		return p.Client.Create(ctx, want)
+	}
+	labels := map[string]string{}
+	for k, v := range have.Labels {
+		if _, ours := want.Labels[k]; ours || !isNamespaceLabel(k) {
+			labels[k] = v
+		}
+	}
+	if have.Annotations[AnnotationContent] == want.Annotations[AnnotationContent] && maps.Equal(labels, have.Labels) && hasLabels(have.Labels, want.Labels) {
+		return nil
+	}
+	maps.Copy(labels, want.Labels)
+	annotations := maps.Clone(have.Annotations)
+	if annotations == nil {
+		annotations = map[string]string{}
+	}
+	maps.Copy(annotations, want.Annotations)
+	cm := &corev1.ConfigMap{ObjectMeta: *have.ObjectMeta.DeepCopy(), Data: want.Data}
+	cm.Labels, cm.Annotations, cm.ManagedFields = labels, annotations, nil
 	// A conflict means another replica published at the same moment; the next flush retries.
 	return p.Client.Update(ctx, cm)
 }
@@ -190,47 +283,20 @@ func hasLabels(have, want map[string]string) bool {
 	return true
 }
 
-func (p *Publisher) readme(parts []string) string {
-	get := func(cm, key string) string {
-		return fmt.Sprintf("kubectl get configmap %s -n %s -o jsonpath='{.data.%s}'", cm, p.Namespace, strings.ReplaceAll(key, ".", `\.`))
-	}
-	where := p.Name
-	split := ""
-	if len(parts) > 0 {
-		where = "<part>"
-		split = fmt.Sprintf(`
-The policy of all namespaces does not fit in one ConfigMap, so it is split: this ConfigMap holds
-the Pod Security Standards labels, and each namespace's other keys are in its own ConfigMap:
-  kubectl get configmap -n %s -l %s=%s
-  parts: %s
-`, p.Namespace, LabelPolicy, p.Name, strings.Join(parts, ", "))
-	}
-	actions := "[Warn, Audit]: violations are reported, nothing is blocked"
-	if p.Enforce {
-		actions = "[Deny]: violations are rejected"
-	}
-	return fmt.Sprintf(`Least-privilege pod security policy learned by pod-security-advisor from the pods it admitted.
-Every key is re-rendered when something new is learned. Review report.json before enforcing.
-%s
-pod-security-standards.yaml
-  Namespace labels: enforce the strictest Pod Security Standards level every observed pod of the
-  namespace passes; warn and audit at the next stricter level. Check, then apply:
-    %s | kubectl apply --dry-run=server -f -
-    %s | kubectl apply -f -
+func isNamespaceLabel(k string) bool { return strings.HasPrefix(k, LabelNamespacePrefix) }
 
-validating-admission-policy.yaml
-  ValidatingAdmissionPolicies (scope: %s) admitting exactly what was observed, bound with
-  validationActions %s. Apply:
-    %s | kubectl apply -f -
+// contentHash digests a ConfigMap's data, keys in order, each key and value length-prefixed.
+func contentHash(data map[string]string) string {
+	h := sha256.New()
+	for _, k := range slices.Sorted(maps.Keys(data)) {
+		fmt.Fprintf(h, "%d:%s%d:", len(k), k, len(data[k]))
+		h.Write([]byte(data[k]))
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
 
-pod-security-policy.yaml
-  Legacy policy/v1beta1 PodSecurityPolicies, for clusters older than Kubernetes 1.25.
-    %s
-
-report.json
-  Evidence: for every privilege, the workloads (namespace, kind, name, service accounts,
-  count, first and last seen) that need it, and each namespace's Pod Security Standards verdict.
-    %s
-`, split, get(p.Name, "pod-security-standards.yaml"), get(p.Name, "pod-security-standards.yaml"), p.Scope, actions,
-		get(where, "validating-admission-policy.yaml"), get(where, "pod-security-policy.yaml"), get(where, "report.json"))
+func (p *Publisher) configMap(name string, extra, data map[string]string) *corev1.ConfigMap {
+	labels := map[string]string{LabelManagedBy: ManagedBy, LabelPolicy: p.Name}
+	maps.Copy(labels, extra)
+	return &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: p.Namespace, Name: name, Labels: labels}, Data: data}
 }

@@ -59,18 +59,19 @@ func blockingComment(ns string, level psaapi.Level, workloads []*aggregate.Workl
 	if level == psaapi.LevelRestricted {
 		return []string{fmt.Sprintf("Namespace %s: restricted already (learned from %s).", ns, plural(len(workloads), "workload"))}
 	}
-	lines := []string{fmt.Sprintf("Namespace %s: %s; blocking %s:", ns, level, pss.Next(level))}
+	var groups [][]string
 	for _, wl := range workloads {
 		findings := blocking(wl.PSS, level)
 		if len(findings) == 0 {
 			continue
 		}
-		lines = append(lines, "  "+wl.Ref.String()+":")
+		g := []string{"  " + wl.Ref.String() + ":"}
 		for _, f := range findings {
-			lines = append(lines, "    "+findingText(f))
+			g = append(g, "    "+findingText(f))
 		}
+		groups = append(groups, g)
 	}
-	return lines
+	return boundedComment(fmt.Sprintf("Namespace %s: %s; blocking %s:", ns, level, pss.Next(level)), groups)
 }
 
 // blocking returns the findings of v that fail the level above level.

@@ -65,7 +65,11 @@ func Render(w io.Writer, agg *aggregate.Aggregate, opts Options) error {
 	case FormatPSP:
 		return renderPSP(w, units(agg, scope), scope)
 	case FormatReport:
-		return writeJSON(w, report(agg))
+		if err := writeReport(w, report(agg), ""); err != nil {
+			return err
+		}
+		_, err := io.WriteString(w, "\n")
+		return err
 	case FormatAggregate:
 		return writeJSON(w, agg)
 	}
@@ -94,10 +98,34 @@ func scopeNoun(scope string) string {
 
 // evidenceComment names the workloads a unit was learned from, for the comment above its policy.
 func evidenceComment(u *unit) []string {
-	lines := []string{fmt.Sprintf("Learned %s from %s (Pod Security Standards level %s):",
-		u.where(), plural(len(u.Workloads), "workload"), u.Verdict.Level())}
-	for _, e := range u.Workloads {
-		lines = append(lines, fmt.Sprintf("  %s/%s (service accounts: %s)", e.Namespace, e.Ref, strings.Join(e.ServiceAccounts, ", ")))
+	groups := make([][]string, len(u.Workloads))
+	for i, e := range u.Workloads {
+		groups[i] = []string{fmt.Sprintf("  %s/%s (service accounts: %s)", e.Namespace, e.Ref, strings.Join(e.ServiceAccounts, ", "))}
+	}
+	return boundedComment(fmt.Sprintf("Learned %s from %s (Pod Security Standards level %s):",
+		u.where(), plural(len(u.Workloads), "workload"), u.Verdict.Level()), groups)
+}
+
+// maxCommentBytes bounds the workloads a comment lists. The report lists every workload; a
+// comment naming thousands would bury the policy under it and make one namespace's rendering
+// outgrow a ConfigMap.
+const maxCommentBytes = 16 << 10
+
+// boundedComment is head and then each group of lines (one workload's), as long as the groups
+// fit in maxCommentBytes, then a last line counting the workloads left out.
+func boundedComment(head string, groups [][]string) []string {
+	lines := []string{head}
+	n := len(head)
+	for i, g := range groups {
+		size := 0
+		for _, l := range g {
+			size += len(l) + 3 // "# " and the line break
+		}
+		if n+size > maxCommentBytes {
+			return append(lines, fmt.Sprintf("  … and %s more (report.json lists every workload)", plural(len(groups)-i, "workload")))
+		}
+		n += size
+		lines = append(lines, g...)
 	}
 	return lines
 }

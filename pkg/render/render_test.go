@@ -199,7 +199,7 @@ func TestUnitNames(t *testing.T) {
 		{Namespace: "kube-system"},
 		{},
 	}
-	nameUnits(us)
+	nameUnits(us, countNames(us))
 	names := map[string]bool{}
 	for _, u := range us {
 		if errs := validation.IsDNS1123Subdomain(u.Name); len(errs) > 0 {
@@ -222,7 +222,7 @@ func TestUnitNames(t *testing.T) {
 		}
 	}
 	again := []*unit{{Namespace: "a-b", ServiceAccount: "c"}, {Namespace: "a", ServiceAccount: "b-c"}}
-	nameUnits(again)
+	nameUnits(again, countNames(again))
 	if again[0].Name != us[0].Name || again[1].Name != us[1].Name {
 		t.Errorf("hashed names are not stable: %q %q vs %q %q", again[0].Name, again[1].Name, us[0].Name, us[1].Name)
 	}

@@ -113,24 +113,34 @@ func units(agg *aggregate.Aggregate, scope string) []*unit {
 	for i, id := range order {
 		out[i] = byID[id]
 	}
-	nameUnits(out)
+	nameUnits(out, countNames(out))
 	return out
 }
 
-// nameUnits gives each unit its object name: pod-security-advisor-<cluster|ns|ns-sa>. A name
-// that is too long, not a DNS-1123 subdomain, or shared by two units ("a-b"/"c" and "a"/"b-c")
-// is cut and suffixed with a hash of the unit's identity, so it stays unique and stable.
-func nameUnits(us []*unit) {
-	plain := make([]string, len(us))
+// countNames counts the units that share each plain name.
+func countNames(us []*unit) map[string]int {
 	count := map[string]int{}
-	for i, u := range us {
-		plain[i] = namePrefix + strings.ReplaceAll(u.identity(), "/", "-")
-		count[plain[i]]++
+	for _, u := range us {
+		count[plainName(u.identity())]++
 	}
-	for i, u := range us {
-		u.Name = plain[i]
-		if count[plain[i]] > 1 || len(validation.IsDNS1123Subdomain(plain[i])) > 0 {
-			u.Name = hashedName(plain[i], u.identity())
+	return count
+}
+
+// plainName is a unit's object name before any hashing: pod-security-advisor-<cluster|ns|ns-sa>.
+func plainName(identity string) string {
+	return namePrefix + strings.ReplaceAll(identity, "/", "-")
+}
+
+// nameUnits gives each unit its object name, its plain name unless that is too long, not a
+// DNS-1123 subdomain, or shared by two units of the rendering ("a-b"/"c" and "a"/"b-c"; count
+// says how many units have each plain name): then it is cut and suffixed with a hash of the
+// unit's identity, so it stays unique and stable.
+func nameUnits(us []*unit, count map[string]int) {
+	for _, u := range us {
+		plain := plainName(u.identity())
+		u.Name = plain
+		if count[plain] > 1 || len(validation.IsDNS1123Subdomain(plain)) > 0 {
+			u.Name = hashedName(plain, u.identity())
 		}
 	}
 }
