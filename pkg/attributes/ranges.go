@@ -27,7 +27,7 @@ type Ranges []Range
 // Add returns the set with v added.
 func (rs Ranges) Add(v int64) Ranges { return rs.Join(Ranges{{v, v}}) }
 
-// Join returns the union of two sets.
+// Join returns the union of two sets, within the bound (see bounded).
 func (rs Ranges) Join(other Ranges) Ranges {
 	if len(rs) == 0 && len(other) == 0 {
 		return nil
@@ -52,7 +52,7 @@ func (rs Ranges) Join(other Ranges) Ranges {
 		}
 		out = append(out, r)
 	}
-	return out
+	return out.bounded()
 }
 
 // covers reports whether every range of other lies inside one range of rs.
@@ -114,11 +114,16 @@ func (ids IDs) Join(other IDs) IDs {
 	return IDs{Values: ids.Values.Join(other.Values), Unset: ids.Unset || other.Unset}
 }
 
+// covers reports whether ids already holds everything other does.
+func (ids IDs) covers(other IDs) bool {
+	return ids.Values.covers(other.Values) && (ids.Unset || !other.Unset)
+}
+
 // observe records one value, or that it was unset.
 func (ids *IDs) observe(v *int64) {
 	if v == nil {
 		ids.Unset = true
 		return
 	}
-	ids.Values = ids.Values.Add(*v)
+	ids.Values = append(ids.Values, Range{*v, *v}) // Observe sorts and merges once
 }

@@ -20,15 +20,6 @@ func union(a, b []string) []string {
 	return slices.Compact(out)
 }
 
-// add inserts v into a sorted, duplicate-free list.
-func add(list []string, v string) []string {
-	i, found := slices.BinarySearch(list, v)
-	if found {
-		return list
-	}
-	return slices.Insert(list, i, v)
-}
-
 // subset reports whether every element of sorted b is in sorted a.
 func subset(b, a []string) bool {
 	for _, v := range b {

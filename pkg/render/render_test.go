@@ -235,6 +235,9 @@ func TestAllowancesCoverProfile(t *testing.T) {
 	for i := range pt.NumField() {
 		field := pt.Field(i)
 		name, _, _ := strings.Cut(field.Tag.Get("json"), ",")
+		if field.Name == "AnyValue" {
+			continue // names other fields: below
+		}
 		var p attributes.Profile
 		fillOne(reflect.ValueOf(&p).Elem().Field(i))
 		got := Allowances(p)
@@ -247,6 +250,15 @@ func TestAllowancesCoverProfile(t *testing.T) {
 				t.Errorf("%s: allowance %q has field %q, want %q", field.Name, a.Text, a.Field, name)
 			}
 		}
+	}
+	// An attribute widened to any value is an allowance of that attribute.
+	all := attributes.Profile{AnyValue: ^attributes.Fields(0)}
+	var fields []string
+	for _, a := range Allowances(all) {
+		fields = append(fields, a.Field)
+	}
+	if want := all.AnyValue.Names(); !slices.Equal(slices.Sorted(slices.Values(fields)), want) {
+		t.Errorf("allowances of attributes widened to any value name %v, want %v", fields, want)
 	}
 }
 
