@@ -14,36 +14,41 @@ import (
 func Len(s string) int {
 	n := 2
 	for i := 0; i < len(s); {
-		b := s[i]
-		if b < utf8.RuneSelf {
-			n += asciiLen(b)
+		if b := s[i]; b < utf8.RuneSelf {
+			n += int(asciiLen[b])
 			i++
 			continue
 		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		switch {
-		case r == utf8.RuneError && size == 1, r == '\u2028', r == '\u2029':
-			n += 6
-		default:
-			n += size
-		}
+		w, size := runeLen(s[i:])
+		n += w
 		i += size
 	}
 	return n
 }
 
-func asciiLen(b byte) int {
-	switch b {
-	case '"', '\\', '\b', '\f', '\n', '\r', '\t':
-		return 2
-	case '<', '>', '&':
-		return 6
+// runeLen returns the JSON bytes and the input bytes of the non-ASCII rune s starts with.
+func runeLen(s string) (w, size int) {
+	r, size := utf8.DecodeRuneInString(s)
+	if r == utf8.RuneError && size == 1 || r == '\u2028' || r == '\u2029' {
+		return 6, size
 	}
-	if b < 0x20 {
-		return 6
-	}
-	return 1
+	return size, size
 }
+
+// asciiLen is the JSON length of each ASCII byte.
+var asciiLen = func() (t [utf8.RuneSelf]uint8) {
+	for b := range t {
+		switch {
+		case b == '"' || b == '\\' || b == '\b' || b == '\f' || b == '\n' || b == '\r' || b == '\t':
+			t[b] = 2
+		case b < 0x20 || b == '<' || b == '>' || b == '&':
+			t[b] = 6
+		default:
+			t[b] = 1
+		}
+	}
+	return t
+}()
 
 // Truncate returns s if Len(s) <= limit, else a prefix of s followed by "…(<n> bytes, fnv
 // <hash>)", Len of which is at most limit. The length and hash of the whole value keep two
@@ -59,13 +64,11 @@ func Truncate(s string, limit int) string {
 	room := limit - Len(suffix) // the suffix has no escapes; its quotes stand for the result's
 	n, end := 0, 0
 	for i := 0; i < len(s); {
-		r, size := utf8.DecodeRuneInString(s[i:])
-		w := size
-		switch {
-		case r < utf8.RuneSelf:
-			w = asciiLen(byte(r))
-		case r == utf8.RuneError && size == 1, r == '\u2028', r == '\u2029':
-			w = 6
+		w, size := 1, 1
+		if b := s[i]; b < utf8.RuneSelf {
+			w = int(asciiLen[b])
+		} else {
+			w, size = runeLen(s[i:])
 		}
 		if n+w > room {
 			break

@@ -5,6 +5,10 @@
 // associative and idempotent, so replicas and restarts merge in any order and nothing learned is
 // lost. Counts are grow-only counters per replica (each replica only increments its own entry
 // and merges take the maximum per replica), which keeps merging idempotent too.
+//
+// Every record is bounded (bounds.go, MaxRecordJSON): whatever a tenant puts in its pods, one
+// record stays far below a state shard. Allowances are widened past their bounds, never
+// dropped; evidence is cut, and the record says how much.
 package aggregate
 
 import (
@@ -43,19 +47,24 @@ type Namespace struct {
 	Workloads map[string]*Workload `json:"workloads"`
 }
 
-// Workload is the joined record of every observed pod of one owner workload.
+// Workload is the joined record of every observed pod of one owner workload. Its size is
+// bounded (bounds.go): ServiceAccountsNotListed and ImagesNotListed estimate how many names
+// seen are not listed, 0 when every one is.
 type Workload struct {
 	owner.Ref
-	ServiceAccounts []string           `json:"serviceAccounts"`
-	Images          []string           `json:"images"`
-	Counts          map[string]int64   `json:"counts"`
-	FirstSeen       time.Time          `json:"firstSeen,omitzero"`
-	LastSeen        time.Time          `json:"lastSeen,omitzero"`
-	Profile         attributes.Profile `json:"profile"`
-	PSS             pss.Verdict        `json:"pss"`
+	ServiceAccounts          []string           `json:"serviceAccounts"`
+	ServiceAccountsNotListed int64              `json:"serviceAccountsNotListed,omitempty"`
+	Images                   []string           `json:"images"`
+	ImagesNotListed          int64              `json:"imagesNotListed,omitempty"`
+	Counts                   map[string]int64   `json:"counts"`
+	FirstSeen                time.Time          `json:"firstSeen,omitzero"`
+	LastSeen                 time.Time          `json:"lastSeen,omitzero"`
+	Profile                  attributes.Profile `json:"profile"`
+	PSS                      pss.Verdict        `json:"pss"`
 }
 
-// Count is the number of observations of this workload across all replicas.
+// Count is the number of observations of this workload across all replicas (the MaxReplicas
+// that counted most).
 func (w *Workload) Count() int64 {
 	var n int64
 	for _, c := range w.Counts {
@@ -81,22 +90,56 @@ func (a *Aggregate) Add(o Observation) bool {
 		a.workloads++
 	}
 	at := o.Time.UTC().Truncate(time.Second)
-	learned = setUnion(&w.ServiceAccounts, o.ServiceAccount) || learned
-	learned = setUnion(&w.Images, o.Images...) || learned
-	if p := attributes.Join(w.Profile, o.Profile); !equal(&p, &w.Profile) {
-		w.Profile, learned = p, true
-	}
-	if v := pss.Join(w.PSS, o.Verdict); !equal(&v, &w.PSS) {
-		w.PSS, learned = v, true
-	}
+	learned = w.serviceAccounts().join([]string{o.ServiceAccount}, 0) || learned
+	learned = w.images().join(o.Images, 0) || learned
+	learned = w.joinProfile(o.Profile, o.Verdict) || learned
 	if !at.IsZero() && (w.FirstSeen.IsZero() || at.Before(w.FirstSeen)) {
 		w.FirstSeen = at
 	}
 	if at.After(w.LastSeen) {
 		w.LastSeen = at
 	}
-	w.Counts[a.Replica]++
+	w.count(a.Replica)
 	return learned
+}
+
+// count adds one observation to replica's counter.
+func (w *Workload) count(replica string) {
+	if _, ok := w.Counts[replica]; ok {
+		w.Counts[replica]++
+		return
+	}
+	w.Counts[boundName(replica)]++
+	boundCounts(w.Counts)
+}
+
+func (w *Workload) serviceAccounts() evidence {
+	return evidence{&w.ServiceAccounts, &w.ServiceAccountsNotListed}
+}
+
+func (w *Workload) images() evidence { return evidence{&w.Images, &w.ImagesNotListed} }
+
+// joinProfile joins a bounded profile and a verdict into w's, and reports whether they grew.
+// Nothing is allocated when nothing is new: Covers is exact, and pss.Join returns its first
+// argument's findings when the second adds none (then v is within the bounds, being equal to
+// what w keeps).
+func (w *Workload) joinProfile(p attributes.Profile, v pss.Verdict) bool {
+	learned := false
+	if !attributes.Covers(w.Profile, p) {
+		w.Profile, learned = attributes.Join(w.Profile, p), true
+	}
+	if fast := pss.Join(w.PSS, v); !sameFindings(fast.Baseline, w.PSS.Baseline) || !sameFindings(fast.Restricted, w.PSS.Restricted) {
+		// What is new to pss.Join may be beyond the bound, and not new to the bounded verdict.
+		if j := boundVerdict(pss.Join(w.PSS, boundVerdict(v))); !equal(&j, &w.PSS) {
+			w.PSS, learned = j, true
+		}
+	}
+	return learned
+}
+
+// sameFindings reports whether a and b are the same slice (not merely equal ones).
+func sameFindings(a, b []pss.Finding) bool {
+	return len(a) == len(b) && (len(a) == 0 || &a[0] == &b[0])
 }
 
 // Merge joins other into a. It reports whether a learned something new, as Add does.
@@ -148,14 +191,9 @@ func (a *Aggregate) Absorb(src *Aggregate) {
 }
 
 func (w *Workload) merge(o *Workload) bool {
-	learned := setUnion(&w.ServiceAccounts, o.ServiceAccounts...)
-	learned = setUnion(&w.Images, o.Images...) || learned
-	if p := attributes.Join(w.Profile, o.Profile); !equal(&p, &w.Profile) {
-		w.Profile, learned = p, true
-	}
-	if v := pss.Join(w.PSS, o.PSS); !equal(&v, &w.PSS) {
-		w.PSS, learned = v, true
-	}
+	learned := w.serviceAccounts().join(o.ServiceAccounts, o.ServiceAccountsNotListed)
+	learned = w.images().join(o.Images, o.ImagesNotListed) || learned
+	learned = w.joinProfile(o.Profile, o.PSS) || learned
 	if !o.FirstSeen.IsZero() && (w.FirstSeen.IsZero() || o.FirstSeen.Before(w.FirstSeen)) {
 		w.FirstSeen = o.FirstSeen
 	}
@@ -165,7 +203,26 @@ func (w *Workload) merge(o *Workload) bool {
 	for r, c := range o.Counts {
 		w.Counts[r] = max(w.Counts[r], c)
 	}
+	boundCounts(w.Counts)
 	return learned
+}
+
+// bound brings a decoded record within the bounds: stored state is hostile input, and state
+// saved before the bounds existed may be beyond them. Its profile was bounded as it was decoded.
+func (w *Workload) bound() {
+	w.Ref = boundRef(w.Ref)
+	sas, sasCut, images, imagesCut := w.ServiceAccounts, w.ServiceAccountsNotListed, w.Images, w.ImagesNotListed
+	w.ServiceAccounts, w.ServiceAccountsNotListed, w.Images, w.ImagesNotListed = nil, 0, nil, 0
+	w.serviceAccounts().join(sas, sasCut)
+	w.images().join(images, imagesCut)
+	w.PSS = boundVerdict(w.PSS)
+	counts := w.Counts
+	w.Counts = make(map[string]int64, len(counts))
+	for r, c := range counts {
+		r = boundName(r)
+		w.Counts[r] = max(w.Counts[r], c)
+	}
+	boundCounts(w.Counts)
 }
 
 // clone copies what Add and Merge change in place (the sets and counters). Profiles and verdicts
@@ -200,6 +257,10 @@ func (a *Aggregate) Clone() *Aggregate {
 // itself, nil when it does not exist yet. The key is built and looked up once: this runs for
 // every admitted pod.
 func (a *Aggregate) slot(ns *Namespace, ref owner.Ref) (owner.Ref, string, *Workload) {
+	if w := ns.lookup(ref); w != nil {
+		return w.Ref, "", w
+	}
+	ref = boundRef(ref)
 	key := ref.Key()
 	if w, ok := ns.Workloads[key]; ok || a.MaxWorkloads <= 0 || a.workloads < a.MaxWorkloads {
 		return ref, key, w
@@ -208,26 +269,25 @@ func (a *Aggregate) slot(ns *Namespace, ref owner.Ref) (owner.Ref, string, *Work
 	return Overflow, key, ns.Workloads[key]
 }
 
+// lookup finds the record of ref without building its key on the heap.
+func (ns *Namespace) lookup(ref owner.Ref) *Workload {
+	var buf [128]byte
+	key := append(append(append(buf[:0], ref.Kind...), '/'), ref.Name...)
+	return ns.Workloads[string(key)] // no conversion: the compiler indexes by the bytes
+}
+
+// namespace returns the namespace of that name, created if new.
 func (a *Aggregate) namespace(name string) *Namespace {
+	if ns, ok := a.Namespaces[name]; ok {
+		return ns
+	}
+	name = boundName(name)
 	ns, ok := a.Namespaces[name]
 	if !ok {
 		ns = &Namespace{Workloads: map[string]*Workload{}}
 		a.Namespaces[name] = ns
 	}
 	return ns
-}
-
-// setUnion adds values to a sorted set and reports whether it grew.
-func setUnion(set *[]string, values ...string) bool {
-	grew := false
-	for _, v := range values {
-		i, found := slices.BinarySearch(*set, v)
-		if !found {
-			*set = slices.Insert(*set, i, v)
-			grew = true
-		}
-	}
-	return grew
 }
 
 // equal compares joined values (pointers, so nothing is copied to the heap); joins keep empty
@@ -265,23 +325,27 @@ func (a *Aggregate) UnmarshalJSON(data []byte) error {
 	if doc.APIVersion != APIVersion || doc.Kind != "Aggregate" {
 		return fmt.Errorf("unsupported state: apiVersion %q kind %q (want %q Aggregate)", doc.APIVersion, doc.Kind, APIVersion)
 	}
-	a.Namespaces = doc.Namespaces
+	// Records are brought within the bounds as they are read, in key order: cutting an
+	// over-long name may make two records one, and they join as Merge joins them.
+	a.Namespaces = map[string]*Namespace{}
 	a.workloads = 0
-	if a.Namespaces == nil {
-		a.Namespaces = map[string]*Namespace{}
-	}
-	for name, ns := range a.Namespaces {
-		if ns == nil || ns.Workloads == nil {
-			a.Namespaces[name] = &Namespace{Workloads: map[string]*Workload{}}
+	for _, name := range slices.Sorted(maps.Keys(doc.Namespaces)) {
+		ns := a.namespace(boundName(name))
+		stored := doc.Namespaces[name]
+		if stored == nil {
 			continue
 		}
-		for key, w := range ns.Workloads {
+		for _, key := range slices.Sorted(maps.Keys(stored.Workloads)) {
+			w := stored.Workloads[key]
 			if w == nil || w.Key() != key {
 				return fmt.Errorf("namespace %s: workload %q does not match its key", name, key)
 			}
-			if w.Counts == nil {
-				w.Counts = map[string]int64{}
+			w.bound()
+			if prev, ok := ns.Workloads[w.Key()]; ok {
+				prev.merge(w)
+				continue
 			}
+			ns.Workloads[w.Key()] = w
 			a.workloads++
 		}
 	}

@@ -11,6 +11,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 
+	"github.com/pod-security-advisor/pod-security-advisor/internal/hostile"
 	"github.com/pod-security-advisor/pod-security-advisor/internal/jsonsize"
 )
 
@@ -150,44 +151,11 @@ func TestWidenedToAnyValue(t *testing.T) {
 	}
 }
 
-// worstCasePod is the largest a hostile pod makes every attribute: 100 containers, each with
-// its own long capability, seccomp and AppArmor profile, SELinux options, probe hosts, host
-// ports and IDs, and as many host paths, drivers, sysctls and supplemental groups.
-func worstCasePod() *corev1.Pod {
-	long := func(i int, what string) string {
-		return fmt.Sprintf("%s-%03d-%s", what, i, strings.Repeat("\x7f<", 4000))
-	}
-	ptrTo := func(v int64) *int64 { return &v }
-	pod := &corev1.Pod{Spec: corev1.PodSpec{SecurityContext: &corev1.PodSecurityContext{FSGroup: ptrTo(7)}}}
-	for i := range 100 {
-		lp := long(i, "profile")
-		pod.Spec.Containers = append(pod.Spec.Containers, corev1.Container{
-			Name:  fmt.Sprintf("c%d", i),
-			Ports: []corev1.ContainerPort{{ContainerPort: 80, HostPort: int32(1 + 2*i)}},
-			SecurityContext: &corev1.SecurityContext{
-				RunAsUser: ptrTo(int64(3 * i)), RunAsGroup: ptrTo(int64(5 * i)),
-				Capabilities:    &corev1.Capabilities{Add: []corev1.Capability{corev1.Capability(long(i, "cap"))}},
-				SeccompProfile:  &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeLocalhost, LocalhostProfile: &lp},
-				AppArmorProfile: &corev1.AppArmorProfile{Type: corev1.AppArmorProfileTypeLocalhost, LocalhostProfile: &lp},
-				SELinuxOptions:  &corev1.SELinuxOptions{User: long(i, "u"), Role: long(i, "r"), Type: long(i, "t"), Level: long(i, "l")},
-			},
-			ReadinessProbe: &corev1.Probe{ProbeHandler: corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Host: long(i, "host")}}},
-		})
-		pod.Spec.Volumes = append(pod.Spec.Volumes,
-			corev1.Volume{Name: fmt.Sprintf("h%d", i), VolumeSource: corev1.VolumeSource{HostPath: &corev1.HostPathVolumeSource{Path: "/" + long(i, "path")}}},
-			corev1.Volume{Name: fmt.Sprintf("f%d", i), VolumeSource: corev1.VolumeSource{FlexVolume: &corev1.FlexVolumeSource{Driver: long(i, "flex")}}},
-			corev1.Volume{Name: fmt.Sprintf("s%d", i), VolumeSource: corev1.VolumeSource{CSI: &corev1.CSIVolumeSource{Driver: fmt.Sprintf("d%d.csi", i)}}})
-		pod.Spec.SecurityContext.Sysctls = append(pod.Spec.SecurityContext.Sysctls, corev1.Sysctl{Name: fmt.Sprintf("net.x%d", i)})
-		pod.Spec.SecurityContext.SupplementalGroups = append(pod.Spec.SecurityContext.SupplementalGroups, int64(11*i))
-	}
-	return pod
-}
-
 // TestWorstCasePod: the profile of the worst-case pod is within the bounds, allows the pod
 // (every attribute of it either holds the pod's values or is any value), and its JSON is far
 // below what one state shard holds.
 func TestWorstCasePod(t *testing.T) {
-	pod := worstCasePod()
+	pod := hostile.Pod(0, 100, 4000)
 	p := Observe(pod)
 	checkBounds(t, p)
 	want := AnyAddedCapabilities | AnyHostPaths | AnyFlexVolumeDrivers | AnyCSIDrivers | AnySysctls |
@@ -198,7 +166,7 @@ func TestWorstCasePod(t *testing.T) {
 	for i, c := range pod.Spec.Containers {
 		sc := c.SecurityContext
 		if !p.RunAsUser.Values.Contains(*sc.RunAsUser) || !p.RunAsGroup.Values.Contains(*sc.RunAsGroup) ||
-			!p.HostPorts.Contains(int64(c.Ports[0].HostPort)) || !p.SupplementalGroups.Contains(int64(11*i)) {
+			!p.HostPorts.Contains(int64(c.Ports[0].HostPort)) || !p.SupplementalGroups.Contains(pod.Spec.SecurityContext.SupplementalGroups[i]) {
 			t.Fatalf("container %d: an ID or port was dropped", i)
 		}
 	}
@@ -253,7 +221,7 @@ func TestWorstCasePod(t *testing.T) {
 // groups more: observing is n log n in the values of a pod, so one hostile pod costs
 // milliseconds, not seconds, of the admission path.
 func BenchmarkObserveWorstCase(b *testing.B) {
-	pod := worstCasePod()
+	pod := hostile.Pod(0, 100, 4000)
 	for i := range 20_000 {
 		pod.Spec.SecurityContext.Sysctls = append(pod.Spec.SecurityContext.Sysctls, corev1.Sysctl{Name: fmt.Sprintf("kernel.y%d", i)})
 		pod.Spec.SecurityContext.SupplementalGroups = append(pod.Spec.SecurityContext.SupplementalGroups, int64(1_000_000-3*i))

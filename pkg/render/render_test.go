@@ -18,6 +18,7 @@ import (
 
 	"github.com/pod-security-advisor/pod-security-advisor/pkg/aggregate"
 	"github.com/pod-security-advisor/pod-security-advisor/pkg/attributes"
+	"github.com/pod-security-advisor/pod-security-advisor/pkg/owner"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata")
@@ -225,6 +226,37 @@ func TestUnitNames(t *testing.T) {
 	nameUnits(again)
 	if again[0].Name != us[0].Name || again[1].Name != us[1].Name {
 		t.Errorf("hashed names are not stable: %q %q vs %q %q", again[0].Name, again[1].Name, us[0].Name, us[1].Name)
+	}
+}
+
+// TestUnlistedServiceAccounts: a workload whose service accounts were cut by its record's
+// bound may run as any of them, so it counts toward every service account of its namespace.
+func TestUnlistedServiceAccounts(t *testing.T) {
+	agg := aggregate.New("r")
+	for _, o := range []aggregate.Observation{
+		{Namespace: "ns", Owner: owner.Ref{Kind: "Deployment", Name: "a"}, ServiceAccount: "one"},
+		{Namespace: "ns", Owner: owner.Ref{Kind: "Deployment", Name: "b"}, ServiceAccount: "two",
+			Profile: attributes.Profile{HostPID: true}},
+		{Namespace: "other", Owner: owner.Ref{Kind: "Deployment", Name: "c"}, ServiceAccount: "one"},
+	} {
+		agg.Add(o)
+	}
+	agg.Namespaces["ns"].Workloads["Deployment/b"].ServiceAccountsNotListed = 40
+	for _, u := range units(agg, ScopeServiceAccount) {
+		if u.Namespace == "ns" && !u.Profile.HostPID {
+			t.Errorf("unit %s does not count the workload whose service accounts were cut", u.identity())
+		}
+		if u.Namespace == "other" && u.Profile.HostPID {
+			t.Errorf("unit %s counts a workload of another namespace", u.identity())
+		}
+	}
+	// The report says how many were cut.
+	for _, a := range report(agg).Allowances {
+		for _, w := range a.Workloads {
+			if w.Name == "b" && w.ServiceAccountsNotListed != 40 {
+				t.Errorf("report: %d service accounts not listed, want 40", w.ServiceAccountsNotListed)
+			}
+		}
 	}
 }
 
