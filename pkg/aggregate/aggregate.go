@@ -32,11 +32,14 @@ const APIVersion = "pod-security-advisor.io/v1"
 type Aggregate struct {
 	// Replica names the process that adds observations here; its counter entries are its own.
 	Replica string
-	// MaxWorkloads bounds memory: past it, a new workload's evidence joins its namespace's
-	// Overflow record instead of a record of its own. Allowances are never dropped. 0: no bound.
+	// MaxWorkloads bounds memory: the records of their own that namespaces share fairly
+	// (budget.go); past its share, a new workload's evidence joins its namespace's Overflow
+	// record instead. Allowances are never dropped. 0: no bound.
 	MaxWorkloads int
 	Namespaces   map[string]*Namespace
-	workloads    int
+	workloads    int   // records, Overflow ones included
+	owned        int   // records of their own, what MaxWorkloads bounds
+	sizes        sizes // namespaces by records of their own, once the budget was spent
 }
 
 // Overflow is the record that holds workloads beyond MaxWorkloads.
@@ -45,6 +48,9 @@ var Overflow = owner.Ref{Kind: "Overflow", Name: "workloads-beyond-max-workloads
 // Namespace holds the workloads of one namespace, keyed by Ref.Key().
 type Namespace struct {
 	Workloads map[string]*Workload `json:"workloads"`
+	name      string               // for the budget's order
+	owned     int                  // records other than Overflow
+	index     int                  // position in the budget's order
 }
 
 // Workload is the joined record of every observed pod of one owner workload. Its size is
@@ -86,8 +92,7 @@ func (a *Aggregate) Add(o Observation) bool {
 	learned := w == nil
 	if w == nil {
 		w = &Workload{Ref: ref, Counts: map[string]int64{}}
-		ns.Workloads[key] = w
-		a.workloads++
+		a.insert(ns, key, w)
 	}
 	at := o.Time.UTC().Truncate(time.Second)
 	learned = w.serviceAccounts().join([]string{o.ServiceAccount}, 0) || learned
@@ -153,8 +158,7 @@ func (a *Aggregate) Merge(other *Aggregate) bool {
 			if w == nil {
 				w = ow.clone()
 				w.Ref = ref
-				ns.Workloads[slotKey] = w
-				a.workloads++
+				a.insert(ns, slotKey, w)
 				learned = true
 				continue
 			}
@@ -184,8 +188,7 @@ func (a *Aggregate) Absorb(src *Aggregate) {
 				w = sw.clone()
 				w.Ref = ref
 			}
-			ns.Workloads[slotKey] = w
-			a.workloads++
+			a.insert(ns, slotKey, w)
 		}
 	}
 }
@@ -241,9 +244,10 @@ func (w *Workload) clone() *Workload {
 // Clone returns a copy that later Adds and Merges on a do not change. It is cheap enough to
 // take under the learner's lock (no serialisation).
 func (a *Aggregate) Clone() *Aggregate {
-	c := &Aggregate{Replica: a.Replica, MaxWorkloads: a.MaxWorkloads, Namespaces: make(map[string]*Namespace, len(a.Namespaces)), workloads: a.workloads}
+	c := &Aggregate{Replica: a.Replica, MaxWorkloads: a.MaxWorkloads, Namespaces: make(map[string]*Namespace, len(a.Namespaces)),
+		workloads: a.workloads, owned: a.owned}
 	for name, ns := range a.Namespaces {
-		cns := &Namespace{Workloads: make(map[string]*Workload, len(ns.Workloads))}
+		cns := &Namespace{Workloads: make(map[string]*Workload, len(ns.Workloads)), name: name, owned: ns.owned}
 		for key, w := range ns.Workloads {
 			cns.Workloads[key] = w.clone()
 		}
@@ -253,20 +257,24 @@ func (a *Aggregate) Clone() *Aggregate {
 }
 
 // slot returns where a workload's evidence goes: its own record, or the namespace's overflow
-// record once MaxWorkloads records exist. It returns that record's ref and key, and the record
-// itself, nil when it does not exist yet. The key is built and looked up once: this runs for
-// every admitted pod.
+// record once the namespace has its share of MaxWorkloads (budget.go; a new record of a
+// smaller namespace may fold one of the biggest). It returns that record's ref and key, and
+// the record itself, nil when it does not exist yet (the key is "" for one that exists). This
+// runs for every admitted pod: a known workload is found without allocating.
 func (a *Aggregate) slot(ns *Namespace, ref owner.Ref) (owner.Ref, string, *Workload) {
 	if w := ns.lookup(ref); w != nil {
 		return w.Ref, "", w
 	}
 	ref = boundRef(ref)
 	key := ref.Key()
-	if w, ok := ns.Workloads[key]; ok || a.MaxWorkloads <= 0 || a.workloads < a.MaxWorkloads {
+	if w, ok := ns.Workloads[key]; ok || ref == Overflow || !a.full() {
 		return ref, key, w
 	}
-	key = Overflow.Key()
-	return Overflow, key, ns.Workloads[key]
+	if big := a.biggest(); big != ns && ns.owned+1 < big.owned {
+		a.fold(big)
+		return ref, key, nil
+	}
+	return Overflow, overflowKey, ns.Workloads[overflowKey]
 }
 
 // lookup finds the record of ref without building its key on the heap.
@@ -284,8 +292,9 @@ func (a *Aggregate) namespace(name string) *Namespace {
 	name = boundName(name)
 	ns, ok := a.Namespaces[name]
 	if !ok {
-		ns = &Namespace{Workloads: map[string]*Workload{}}
+		ns = &Namespace{Workloads: map[string]*Workload{}, name: name}
 		a.Namespaces[name] = ns
+		a.added(ns)
 	}
 	return ns
 }
@@ -328,7 +337,7 @@ func (a *Aggregate) UnmarshalJSON(data []byte) error {
 	// Records are brought within the bounds as they are read, in key order: cutting an
 	// over-long name may make two records one, and they join as Merge joins them.
 	a.Namespaces = map[string]*Namespace{}
-	a.workloads = 0
+	a.workloads, a.owned, a.sizes = 0, 0, nil
 	for _, name := range slices.Sorted(maps.Keys(doc.Namespaces)) {
 		ns := a.namespace(boundName(name))
 		stored := doc.Namespaces[name]
@@ -345,8 +354,7 @@ func (a *Aggregate) UnmarshalJSON(data []byte) error {
 				prev.merge(w)
 				continue
 			}
-			ns.Workloads[w.Key()] = w
-			a.workloads++
+			a.insert(ns, w.Key(), w)
 		}
 	}
 	return nil
