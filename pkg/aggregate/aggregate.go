@@ -58,26 +58,20 @@ type Namespace struct {
 // seen are not listed, 0 when every one is.
 type Workload struct {
 	owner.Ref
-	ServiceAccounts          []string           `json:"serviceAccounts"`
-	ServiceAccountsNotListed int64              `json:"serviceAccountsNotListed,omitempty"`
-	Images                   []string           `json:"images"`
-	ImagesNotListed          int64              `json:"imagesNotListed,omitempty"`
-	Counts                   map[string]int64   `json:"counts"`
-	FirstSeen                time.Time          `json:"firstSeen,omitzero"`
-	LastSeen                 time.Time          `json:"lastSeen,omitzero"`
-	Profile                  attributes.Profile `json:"profile"`
-	PSS                      pss.Verdict        `json:"pss"`
+	ServiceAccounts          []string            `json:"serviceAccounts"`
+	ServiceAccountsNotListed int64               `json:"serviceAccountsNotListed,omitempty"`
+	Images                   []string            `json:"images"`
+	ImagesNotListed          int64               `json:"imagesNotListed,omitempty"`
+	Counts                   Counts              `json:"counts"`
+	FirstSeen                time.Time           `json:"firstSeen,omitzero"`
+	LastSeen                 time.Time           `json:"lastSeen,omitzero"`
+	Profile                  *attributes.Profile `json:"profile"` // shared: never modified
+	PSS                      pss.Verdict         `json:"pss"`
 }
 
 // Count is the number of observations of this workload across all replicas (the MaxReplicas
 // that counted most).
-func (w *Workload) Count() int64 {
-	var n int64
-	for _, c := range w.Counts {
-		n += c
-	}
-	return n
-}
+func (w *Workload) Count() int64 { return w.Counts.Total() }
 
 // New returns an empty aggregate whose observations are counted under replica.
 func New(replica string) *Aggregate {
@@ -91,7 +85,7 @@ func (a *Aggregate) Add(o Observation) bool {
 	ref, key, w := a.slot(ns, o.Owner)
 	learned := w == nil
 	if w == nil {
-		w = &Workload{Ref: ref, Counts: map[string]int64{}}
+		w = &Workload{Ref: ref, Profile: attributes.Shared(attributes.Profile{})}
 		a.insert(ns, key, w)
 	}
 	at := o.Time.UTC().Truncate(time.Second)
@@ -104,18 +98,8 @@ func (a *Aggregate) Add(o Observation) bool {
 	if at.After(w.LastSeen) {
 		w.LastSeen = at
 	}
-	w.count(a.Replica)
+	w.Counts.add(a.Replica, 1, false)
 	return learned
-}
-
-// count adds one observation to replica's counter.
-func (w *Workload) count(replica string) {
-	if _, ok := w.Counts[replica]; ok {
-		w.Counts[replica]++
-		return
-	}
-	w.Counts[boundName(replica)]++
-	boundCounts(w.Counts)
 }
 
 func (w *Workload) serviceAccounts() evidence {
@@ -130,13 +114,13 @@ func (w *Workload) images() evidence { return evidence{&w.Images, &w.ImagesNotLi
 // what w keeps).
 func (w *Workload) joinProfile(p attributes.Profile, v pss.Verdict) bool {
 	learned := false
-	if !attributes.Covers(w.Profile, p) {
-		w.Profile, learned = attributes.Join(w.Profile, p), true
+	if !attributes.Covers(*w.Profile, p) {
+		w.Profile, learned = attributes.Shared(attributes.Join(*w.Profile, p)), true
 	}
 	if fast := pss.Join(w.PSS, v); !sameFindings(fast.Baseline, w.PSS.Baseline) || !sameFindings(fast.Restricted, w.PSS.Restricted) {
 		// What is new to pss.Join may be beyond the bound, and not new to the bounded verdict.
 		if j := boundVerdict(pss.Join(w.PSS, boundVerdict(v))); !equal(&j, &w.PSS) {
-			w.PSS, learned = j, true
+			w.PSS, learned = internVerdict(j), true
 		}
 	}
 	return learned
@@ -196,36 +180,32 @@ func (a *Aggregate) Absorb(src *Aggregate) {
 func (w *Workload) merge(o *Workload) bool {
 	learned := w.serviceAccounts().join(o.ServiceAccounts, o.ServiceAccountsNotListed)
 	learned = w.images().join(o.Images, o.ImagesNotListed) || learned
-	learned = w.joinProfile(o.Profile, o.PSS) || learned
+	learned = w.joinProfile(*o.Profile, o.PSS) || learned
 	if !o.FirstSeen.IsZero() && (w.FirstSeen.IsZero() || o.FirstSeen.Before(w.FirstSeen)) {
 		w.FirstSeen = o.FirstSeen
 	}
 	if o.LastSeen.After(w.LastSeen) {
 		w.LastSeen = o.LastSeen
 	}
-	for r, c := range o.Counts {
-		w.Counts[r] = max(w.Counts[r], c)
+	for _, c := range o.Counts {
+		w.Counts.add(c.Replica, c.N, true)
 	}
-	boundCounts(w.Counts)
 	return learned
 }
 
-// bound brings a decoded record within the bounds: stored state is hostile input, and state
-// saved before the bounds existed may be beyond them. Its profile was bounded as it was decoded.
+// bound brings a decoded record within the bounds (stored state is hostile input, and state
+// saved before the bounds existed may be beyond them) and shares what it holds with others.
 func (w *Workload) bound() {
 	w.Ref = boundRef(w.Ref)
 	sas, sasCut, images, imagesCut := w.ServiceAccounts, w.ServiceAccountsNotListed, w.Images, w.ImagesNotListed
 	w.ServiceAccounts, w.ServiceAccountsNotListed, w.Images, w.ImagesNotListed = nil, 0, nil, 0
 	w.serviceAccounts().join(sas, sasCut)
 	w.images().join(images, imagesCut)
-	w.PSS = boundVerdict(w.PSS)
-	counts := w.Counts
-	w.Counts = make(map[string]int64, len(counts))
-	for r, c := range counts {
-		r = boundName(r)
-		w.Counts[r] = max(w.Counts[r], c)
+	if w.Profile == nil {
+		w.Profile = &attributes.Profile{}
 	}
-	boundCounts(w.Counts)
+	w.Profile = attributes.Shared(*w.Profile) // bounded as it was decoded, as are the counters
+	w.PSS = internVerdict(boundVerdict(w.PSS))
 }
 
 // clone copies what Add and Merge change in place (the sets and counters). Profiles and verdicts
@@ -234,10 +214,7 @@ func (w *Workload) clone() *Workload {
 	c := *w
 	c.ServiceAccounts = slices.Clone(w.ServiceAccounts)
 	c.Images = slices.Clone(w.Images)
-	c.Counts = maps.Clone(w.Counts)
-	if c.Counts == nil {
-		c.Counts = map[string]int64{}
-	}
+	c.Counts = slices.Clone(w.Counts)
 	return &c
 }
 

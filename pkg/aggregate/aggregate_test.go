@@ -75,7 +75,7 @@ func totals(t *testing.T, a *Aggregate) string {
 	c.Merge(a)
 	for _, ns := range c.Namespaces {
 		for _, w := range ns.Workloads {
-			w.Counts = map[string]int64{"all": w.Count()}
+			w.Counts = Counts{{"all", w.Count()}}
 		}
 	}
 	data, err := json.Marshal(c)
@@ -208,10 +208,10 @@ func TestMaxWorkloads(t *testing.T) {
 	for name, ns := range unbounded.Namespaces {
 		var want, got attributes.Profile
 		for _, w := range ns.Workloads {
-			want = attributes.Join(want, w.Profile)
+			want = attributes.Join(want, *w.Profile)
 		}
 		for _, w := range bounded.Namespaces[name].Workloads {
-			got = attributes.Join(got, w.Profile)
+			got = attributes.Join(got, *w.Profile)
 		}
 		if !reflect.DeepEqual(got, want) {
 			t.Errorf("namespace %s: allowances lost by the bound", name)

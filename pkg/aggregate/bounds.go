@@ -6,6 +6,7 @@ import (
 	"math"
 	"slices"
 	"strings"
+	"unique"
 
 	"github.com/pod-security-advisor/pod-security-advisor/internal/jsonsize"
 	"github.com/pod-security-advisor/pod-security-advisor/pkg/attributes"
@@ -45,8 +46,9 @@ const (
 // boundName cuts an over-long name (an ownerReference's kind and name are not validated).
 func boundName(s string) string { return jsonsize.Truncate(s, MaxValueBytes) }
 
+// boundRef cuts a ref's names; it is called for new records, whose kinds repeat in many.
 func boundRef(r owner.Ref) owner.Ref {
-	return owner.Ref{Kind: boundName(r.Kind), Name: boundName(r.Name)}
+	return owner.Ref{Kind: unique.Make(boundName(r.Kind)).Value(), Name: boundName(r.Name)}
 }
 
 // evidence is a bounded set of names: the MaxEvidence of smallest fnv-1a hash, sorted, and
@@ -105,7 +107,7 @@ func (e evidence) join(values []string, otherNotListed int64) bool {
 			}
 			known = false
 		}
-		*e.set = slices.Insert(*e.set, i, v)
+		*e.set = slices.Insert(*e.set, i, unique.Make(v).Value()) // images and accounts repeat across records
 		changed = true
 		if len(*e.set) > MaxEvidence {
 			j := slices.Index(*e.set, slices.MaxFunc(*e.set, compareRank))
@@ -130,22 +132,6 @@ func estimateNotListed(kept []string) int64 {
 	h, _ := rank(slices.MaxFunc(kept, compareRank))
 	n := float64(len(kept)-1) * math.Exp2(64) / (float64(h) + 1)
 	return max(int64(math.Round(n))-int64(len(kept)), 1)
-}
-
-// boundCounts keeps the MaxReplicas largest counters (ties by name): the kept entries are then
-// the same whatever order merges came in, and Count is a lower bound once some were dropped.
-func boundCounts(counts map[string]int64) {
-	if len(counts) <= MaxReplicas {
-		return
-	}
-	names := make([]string, 0, len(counts))
-	for r := range counts {
-		names = append(names, r)
-	}
-	slices.SortFunc(names, func(a, b string) int { return cmp.Or(cmp.Compare(counts[b], counts[a]), strings.Compare(a, b)) })
-	for _, r := range names[MaxReplicas:] {
-		delete(counts, r)
-	}
 }
 
 // boundVerdict cuts reasons and details to MaxValueBytes and keeps the MaxDetails smallest

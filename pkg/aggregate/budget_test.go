@@ -26,7 +26,7 @@ func allowances(a *Aggregate) map[string]allowed {
 		var p attributes.Profile
 		var v pss.Verdict
 		for _, w := range ns.Workloads {
-			p = attributes.Join(p, w.Profile)
+			p = attributes.Join(p, *w.Profile)
 			v = pss.Join(v, w.PSS)
 		}
 		ids := func(fs []pss.Finding) (out []string) {

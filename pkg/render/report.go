@@ -67,7 +67,7 @@ func report(agg *aggregate.Aggregate) *reportDoc {
 				ServiceAccountsNotListed: w.ServiceAccountsNotListed, ImagesNotListed: w.ImagesNotListed,
 				Count: w.Count(), FirstSeen: w.FirstSeen, LastSeen: w.LastSeen,
 			}
-			for _, a := range Allowances(w.Profile) {
+			for _, a := range Allowances(*w.Profile) {
 				byText[a.Text] = append(byText[a.Text], rw)
 			}
 		}

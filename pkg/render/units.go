@@ -90,7 +90,7 @@ func units(agg *aggregate.Aggregate, scope string) []*unit {
 			byID[id] = u
 			order = append(order, id)
 		}
-		u.Profile = attributes.Join(u.Profile, w.Profile)
+		u.Profile = attributes.Join(u.Profile, *w.Profile)
 		u.Verdict = pss.Join(u.Verdict, w.PSS)
 		u.Workloads = append(u.Workloads, evidence{Namespace: ns, Workload: w})
 	}
