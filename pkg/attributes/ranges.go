@@ -35,6 +35,9 @@ func (rs Ranges) Join(other Ranges) Ranges {
 	if rs.covers(other) {
 		return rs // nothing new: no allocation on the admission path
 	}
+	if len(rs) == 0 && other.canonical() && blocks(other, 0) <= MaxRanges {
+		return other // a pod's own few values, as Observe joins them into an empty profile
+	}
 	all := append(slices.Clone(rs), other...)
 	slices.SortFunc(all, func(a, b Range) int {
 		if a.Min != b.Min {
@@ -53,6 +56,16 @@ func (rs Ranges) Join(other Ranges) Ranges {
 		out = append(out, r)
 	}
 	return out.bounded()
+}
+
+// canonical reports whether rs is sorted, disjoint and non-adjacent.
+func (rs Ranges) canonical() bool {
+	for i, r := range rs {
+		if r.Min > r.Max || i > 0 && (rs[i-1].Max >= r.Min || uint64(r.Min)-uint64(rs[i-1].Max) == 1) {
+			return false
+		}
+	}
+	return true
 }
 
 // covers reports whether every range of other lies inside one range of rs.
@@ -125,5 +138,5 @@ func (ids *IDs) observe(v *int64) {
 		ids.Unset = true
 		return
 	}
-	ids.Values = append(ids.Values, Range{*v, *v}) // Observe sorts and merges once
+	ids.Values = appendNew(ids.Values, Range{*v, *v}) // Observe sorts and merges once
 }
