@@ -15,7 +15,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"maps"
-	"reflect"
 	"slices"
 	"sort"
 	"time"
@@ -119,7 +118,7 @@ func (w *Workload) joinProfile(p attributes.Profile, v pss.Verdict) bool {
 	}
 	if fast := pss.Join(w.PSS, v); !sameFindings(fast.Baseline, w.PSS.Baseline) || !sameFindings(fast.Restricted, w.PSS.Restricted) {
 		// What is new to pss.Join may be beyond the bound, and not new to the bounded verdict.
-		if j := boundVerdict(pss.Join(w.PSS, boundVerdict(v))); !equal(&j, &w.PSS) {
+		if j := boundVerdict(pss.Join(w.PSS, boundVerdict(v))); !equalVerdicts(j, w.PSS) {
 			w.PSS, learned = internVerdict(j), true
 		}
 	}
@@ -275,10 +274,6 @@ func (a *Aggregate) namespace(name string) *Namespace {
 	}
 	return ns
 }
-
-// equal compares joined values (pointers, so nothing is copied to the heap); joins keep empty
-// lists nil, so deep equality is exact.
-func equal[T any](a, b *T) bool { return reflect.DeepEqual(a, b) }
 
 // NamespaceNames returns the namespaces in order.
 func (a *Aggregate) NamespaceNames() []string { return slices.Sorted(maps.Keys(a.Namespaces)) }

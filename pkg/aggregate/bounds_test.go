@@ -10,6 +10,7 @@ import (
 
 	"github.com/pod-security-advisor/pod-security-advisor/pkg/attributes"
 	"github.com/pod-security-advisor/pod-security-advisor/pkg/owner"
+	"github.com/pod-security-advisor/pod-security-advisor/pkg/pss"
 )
 
 // TestEvidenceBound: past MaxEvidence, the same names are kept whatever the order they came
@@ -155,5 +156,23 @@ func TestV1StateLoads(t *testing.T) {
 	back := New("")
 	if err := json.Unmarshal(again, back); err != nil || !reflect.DeepEqual(back.Namespaces, agg.Namespaces) {
 		t.Errorf("bounded state changed through JSON: %v", err)
+	}
+}
+
+// TestRecordsShare: records of equal profiles and verdicts share them.
+func TestRecordsShare(t *testing.T) {
+	a := New("r")
+	v := pss.Verdict{Restricted: []pss.Finding{{ID: "runAsNonRoot", Reason: "runAsNonRoot != true", Details: []string{"pod"}}}}
+	for _, name := range []string{"a", "b"} {
+		a.Add(Observation{Namespace: "ns", Owner: owner.Ref{Kind: "Deployment", Name: name}, ServiceAccount: "default",
+			Profile: attributes.Profile{MayRunAsRoot: true, SeccompProfiles: []string{"Unset"}},
+			Verdict: pss.Verdict{Restricted: slices.Clone(v.Restricted)}})
+	}
+	x, y := a.Namespaces["ns"].Workloads["Deployment/a"], a.Namespaces["ns"].Workloads["Deployment/b"]
+	if x.Profile != y.Profile || !sameFindings(x.PSS.Restricted, y.PSS.Restricted) {
+		t.Error("equal profiles or verdicts are not shared")
+	}
+	if !equalVerdicts(x.PSS, v) || !x.Profile.MayRunAsRoot {
+		t.Errorf("shared values differ: %+v %+v", x.PSS, x.Profile)
 	}
 }

@@ -1,7 +1,6 @@
 package aggregate
 
 import (
-	"reflect"
 	"slices"
 	"unique"
 
@@ -12,7 +11,7 @@ import (
 // Records share their verdicts, and verdicts their details: a pod's verdict is built afresh
 // with the evaluator's messages, and most workloads fail the same few checks alike.
 var (
-	sharedVerdicts = intern.Table[pss.Verdict]{Max: 1 << 15, Equal: func(a, b pss.Verdict) bool { return reflect.DeepEqual(a, b) }}
+	sharedVerdicts = intern.Table[pss.Verdict]{Max: 1 << 15, Equal: equalVerdicts}
 	sharedDetails  = intern.Table[[]string]{Max: 1 << 15, Equal: slices.Equal[[]string]}
 )
 
@@ -57,4 +56,15 @@ func shareFindings(fs []pss.Finding) []pss.Finding {
 		}
 	}
 	return out
+}
+
+// equalVerdicts reports whether two verdicts hold the same findings.
+func equalVerdicts(a, b pss.Verdict) bool {
+	return equalFindings(a.Baseline, b.Baseline) && equalFindings(a.Restricted, b.Restricted)
+}
+
+func equalFindings(a, b []pss.Finding) bool {
+	return slices.EqualFunc(a, b, func(x, y pss.Finding) bool {
+		return x.ID == y.ID && x.Reason == y.Reason && slices.Equal(x.Details, y.Details)
+	})
 }

@@ -231,3 +231,21 @@ func BenchmarkObserveWorstCase(b *testing.B) {
 		Observe(pod)
 	}
 }
+
+// TestShared: equal profiles share one value, different ones do not, and sharing changes no
+// profile.
+func TestShared(t *testing.T) {
+	for seed := range uint64(300) {
+		g := newGen(seed)
+		a, b := g.big(), g.big()
+		sa, sb, again := Shared(a), Shared(b), Shared(Join(Profile{}, a))
+		mustEqual(t, "shared a", *sa, a)
+		mustEqual(t, "shared b", *sb, b)
+		if sa != again {
+			t.Fatalf("seed %d: equal profiles not shared", seed)
+		}
+		if (sa == sb) != reflect.DeepEqual(a, b) {
+			t.Fatalf("seed %d: profiles shared %t, equal %t", seed, sa == sb, reflect.DeepEqual(a, b))
+		}
+	}
+}

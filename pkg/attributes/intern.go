@@ -1,7 +1,6 @@
 package attributes
 
 import (
-	"reflect"
 	"slices"
 
 	"github.com/pod-security-advisor/pod-security-advisor/internal/intern"
@@ -11,7 +10,8 @@ import (
 const maxInterned = 1 << 15
 
 var (
-	sharedProfiles  = intern.Table[*Profile]{Max: maxInterned, Equal: func(a, b *Profile) bool { return reflect.DeepEqual(a, b) }}
+	// Canonical profiles that allow the same are equal.
+	sharedProfiles  = intern.Table[*Profile]{Max: maxInterned, Equal: func(a, b *Profile) bool { return Covers(*a, *b) && Covers(*b, *a) }}
 	sharedStrings   = intern.Table[[]string]{Max: maxInterned, Equal: slices.Equal[[]string]}
 	sharedRanges    = intern.Table[Ranges]{Max: maxInterned, Equal: slices.Equal[Ranges]}
 	sharedHostPaths = intern.Table[HostPaths]{Max: maxInterned, Equal: slices.Equal[HostPaths]}
