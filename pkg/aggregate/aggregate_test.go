@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"reflect"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -38,7 +40,7 @@ func randomObservation(r *rand.Rand) Observation {
 		v.Baseline = []pss.Finding{f}
 		v.Restricted = append(v.Restricted, f)
 	}
-	return Observation{
+	o := Observation{
 		Namespace:      pick("web", "monitoring", "batch"),
 		Owner:          owner.Ref{Kind: pick("Deployment", "DaemonSet"), Name: pick("a", "b")},
 		ServiceAccount: pick("default", "agent"),
@@ -47,6 +49,22 @@ func randomObservation(r *rand.Rand) Observation {
 		Verdict:        v,
 		Time:           time.Date(2026, 1, 1, 0, 0, r.IntN(100000), 0, time.UTC),
 	}
+	if r.IntN(4) == 0 { // a pod near the bounds: many and long images, names and details
+		long := func(s string) string { return s + strings.Repeat("-", 300) + s }
+		for range r.IntN(40) {
+			o.Images = append(o.Images, fmt.Sprintf("img%02d", r.IntN(100)))
+		}
+		o.Images = append(o.Images, long(pick("x", "y")))
+		o.ServiceAccount = fmt.Sprintf("sa%02d", r.IntN(50))
+		o.Owner.Name = pick("a", long("c"), long("d"))
+		var details []string
+		for range 1 + r.IntN(3) {
+			details = append(details, pick("d1", "d2", "d3", "d4", long("d5"), long("d6")))
+		}
+		slices.Sort(details)
+		o.Verdict.Baseline = []pss.Finding{{ID: "hostPathVolumes", Reason: "hostPath volumes", Details: slices.Compact(details)}}
+	}
+	return o
 }
 
 // totals replaces per-replica counters by their sum, for comparing aggregates built by
@@ -57,7 +75,7 @@ func totals(t *testing.T, a *Aggregate) string {
 	c.Merge(a)
 	for _, ns := range c.Namespaces {
 		for _, w := range ns.Workloads {
-			w.Counts = map[string]int64{"all": w.Count()}
+			w.Counts = Counts{{"all", w.Count()}}
 		}
 	}
 	data, err := json.Marshal(c)
@@ -190,10 +208,10 @@ func TestMaxWorkloads(t *testing.T) {
 	for name, ns := range unbounded.Namespaces {
 		var want, got attributes.Profile
 		for _, w := range ns.Workloads {
-			want = attributes.Join(want, w.Profile)
+			want = attributes.Join(want, *w.Profile)
 		}
 		for _, w := range bounded.Namespaces[name].Workloads {
-			got = attributes.Join(got, w.Profile)
+			got = attributes.Join(got, *w.Profile)
 		}
 		if !reflect.DeepEqual(got, want) {
 			t.Errorf("namespace %s: allowances lost by the bound", name)

@@ -18,7 +18,7 @@ func observeAppArmor(pod *Pod, p *Profile) {
 		if ap := c.SC.AppArmorProfile; ap != nil {
 			name = profileName(string(ap.Type), ap.Type == corev1.AppArmorProfileTypeLocalhost, ap.LocalhostProfile)
 		}
-		p.AppArmorProfiles = add(p.AppArmorProfiles, name)
+		p.AppArmorProfiles = appendNew(p.AppArmorProfiles, name)
 	}
 }
 

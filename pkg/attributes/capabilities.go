@@ -20,7 +20,7 @@ func observeCapabilities(pod *Pod, p *Profile) {
 			caps = &corev1.Capabilities{}
 		}
 		for _, cp := range caps.Add {
-			p.AddedCapabilities = add(p.AddedCapabilities, NormalizeCapability(cp))
+			p.AddedCapabilities = appendNew(p.AddedCapabilities, NormalizeCapability(cp))
 		}
 		dropsAll := false
 		for _, cp := range caps.Drop {

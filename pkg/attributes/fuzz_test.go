@@ -11,7 +11,8 @@ import (
 )
 
 // FuzzObserve feeds arbitrary pods, decoded from JSON and from YAML, to Observe: it must not
-// panic, must not modify the pod, and must return a canonical profile (one Join leaves as is).
+// panic, must not modify the pod, and must return a canonical profile (one Join leaves as is)
+// within the bounds.
 func FuzzObserve(f *testing.F) {
 	for _, seed := range []string{
 		`{}`,
@@ -60,6 +61,7 @@ func checkObserve(t *testing.T, pod *corev1.Pod) {
 	if again := Observe(pod); !reflect.DeepEqual(again, p) {
 		t.Fatalf("Observe is not deterministic:\n%+v\n%+v", p, again)
 	}
+	checkBounds(t, p)
 	if got := Join(p, p); !reflect.DeepEqual(got, p) {
 		t.Fatalf("Join(p, p) != p:\n got %+v\nwant %+v", got, p)
 	}

@@ -49,6 +49,9 @@ func (hp HostPaths) Join(other HostPaths) HostPaths {
 	if hp.covers(other) {
 		return hp // nothing new: no allocation on the admission path
 	}
+	if len(hp) == 0 && increasing(other, func(a, b HostPath) int { return strings.Compare(a.Path, b.Path) }) {
+		return other // a pod's own paths, as Observe joins them into an empty profile
+	}
 	all := append(slices.Clone(hp), other...)
 	slices.SortStableFunc(all, func(a, b HostPath) int { return strings.Compare(a.Path, b.Path) })
 	out := HostPaths{all[0]}

@@ -9,7 +9,7 @@ func observeHostPorts(pod *Pod, p *Profile) {
 	for _, c := range pod.Containers {
 		for _, port := range c.Ports {
 			if port.HostPort != 0 {
-				p.HostPorts = p.HostPorts.Add(int64(port.HostPort))
+				p.HostPorts = appendNew(p.HostPorts, Range{int64(port.HostPort), int64(port.HostPort)})
 			}
 		}
 	}

@@ -2,9 +2,11 @@ package attributes
 
 import (
 	"encoding/json"
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"reflect"
+	"strings"
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
@@ -160,7 +162,7 @@ func (g gen) observed() Profile {
 func (g gen) strings(pool ...string) []string {
 	var out []string
 	for range g.IntN(4) {
-		out = add(out, pick(g, pool...))
+		out = union(out, []string{pick(g, pool...)})
 	}
 	return out
 }
@@ -209,6 +211,66 @@ func (g gen) profile() Profile {
 	}
 }
 
+// bigPool holds 80 names, a few of them long, so that the join of two or three draws of
+// big often passes MaxValues or MaxValueBytes.
+var bigPool = func() []string {
+	var pool []string
+	for i := range 80 {
+		v := fmt.Sprintf("v%02d", i)
+		if i%16 == 0 {
+			v += strings.Repeat("<", 120) // JSON escapes '<' in six bytes
+		}
+		pool = append(pool, v)
+	}
+	return pool
+}()
+
+// big returns a random profile near its bounds: sets of many values, ID sets of many ranges,
+// and now and then an attribute already widened to any value. It is canonical: Join(zero, raw)
+// sorts, merges and bounds what was drawn.
+func (g gen) big() Profile {
+	many := func() []string {
+		var out []string
+		for range g.IntN(40) {
+			out = append(out, pick(g, bigPool...))
+		}
+		return out
+	}
+	ranges := func() Ranges {
+		var rs Ranges
+		for range g.IntN(24) {
+			v := int64(g.IntN(200))
+			rs = append(rs, Range{v, v + int64(g.IntN(2))})
+		}
+		if g.IntN(8) == 0 {
+			rs = append(rs, Range{math.MaxInt64 - 5, math.MaxInt64}, Range{-7, -3})
+		}
+		return rs
+	}
+	var hp HostPaths
+	for _, v := range many() {
+		hp = append(hp, HostPath{Path: "/" + v, ReadOnly: g.bool()})
+	}
+	var se []SELinux
+	for _, v := range many() {
+		se = append(se, SELinux{Type: v, Level: pick(g, "", "s0")})
+	}
+	raw := g.profile()
+	raw.AddedCapabilities = append(raw.AddedCapabilities, many()...)
+	raw.Sysctls = append(raw.Sysctls, many()...)
+	raw.SeccompProfiles = append(raw.SeccompProfiles, many()...)
+	raw.ProbeHosts = append(raw.ProbeHosts, many()...)
+	raw.HostPaths = append(raw.HostPaths, hp...)
+	raw.SELinuxOptions = append(raw.SELinuxOptions, se...)
+	raw.RunAsUser.Values = append(raw.RunAsUser.Values, ranges()...)
+	raw.SupplementalGroups = append(raw.SupplementalGroups, ranges()...)
+	raw.HostPorts = append(raw.HostPorts, ranges()...)
+	if g.IntN(4) == 0 {
+		raw.AnyValue = 1 << g.IntN(numFields)
+	}
+	return Join(Profile{}, raw)
+}
+
 func mustEqual(t *testing.T, what string, got, want Profile) {
 	t.Helper()
 	if !reflect.DeepEqual(got, want) {
@@ -231,6 +293,7 @@ func TestJoinLaws(t *testing.T) {
 			}
 			return g.profile()
 		}},
+		{"near bounds", gen.big},
 	} {
 		t.Run(src.name, func(t *testing.T) {
 			for seed := range uint64(500) {
@@ -242,6 +305,14 @@ func TestJoinLaws(t *testing.T) {
 				mustEqual(t, "commutative", Join(a, b), Join(b, a))
 				mustEqual(t, "associative", Join(Join(a, b), c), Join(a, Join(b, c)))
 				mustEqual(t, "absorbs its operand", Join(Join(a, b), a), Join(a, b))
+				checkBounds(t, Join(Join(a, b), c))
+				ab := Join(a, b)
+				if !Covers(ab, a) || !Covers(ab, b) {
+					t.Fatalf("seed %d: the join does not cover its operands", seed)
+				}
+				if Covers(a, b) != reflect.DeepEqual(ab, a) {
+					t.Fatalf("seed %d: Covers(a, b) = %t, but Join(a, b) == a is %t", seed, Covers(a, b), !Covers(a, b))
+				}
 
 				data, err := json.Marshal(a)
 				if err != nil {

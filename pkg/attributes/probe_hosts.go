@@ -26,10 +26,10 @@ func observeProbeHosts(pod *Pod, p *Profile) {
 
 func handlerHosts(hosts []string, http *corev1.HTTPGetAction, tcp *corev1.TCPSocketAction) []string {
 	if http != nil && http.Host != "" {
-		hosts = add(hosts, http.Host)
+		hosts = appendNew(hosts, http.Host)
 	}
 	if tcp != nil && tcp.Host != "" {
-		hosts = add(hosts, tcp.Host)
+		hosts = appendNew(hosts, tcp.Host)
 	}
 	return hosts
 }

@@ -12,6 +12,6 @@ func observeProcMount(pod *Pod, p *Profile) {
 		if c.SC.ProcMount != nil && *c.SC.ProcMount != "" {
 			t = *c.SC.ProcMount
 		}
-		p.ProcMountTypes = add(p.ProcMountTypes, string(t))
+		p.ProcMountTypes = appendNew(p.ProcMountTypes, string(t))
 	}
 }

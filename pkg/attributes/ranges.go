@@ -27,13 +27,16 @@ type Ranges []Range
 // Add returns the set with v added.
 func (rs Ranges) Add(v int64) Ranges { return rs.Join(Ranges{{v, v}}) }
 
-// Join returns the union of two sets.
+// Join returns the union of two sets, within the bound (see bounded).
 func (rs Ranges) Join(other Ranges) Ranges {
 	if len(rs) == 0 && len(other) == 0 {
 		return nil
 	}
 	if rs.covers(other) {
 		return rs // nothing new: no allocation on the admission path
+	}
+	if len(rs) == 0 && other.canonical() && blocks(other, 0) <= MaxRanges {
+		return other // a pod's own few values, as Observe joins them into an empty profile
 	}
 	all := append(slices.Clone(rs), other...)
 	slices.SortFunc(all, func(a, b Range) int {
@@ -52,7 +55,17 @@ func (rs Ranges) Join(other Ranges) Ranges {
 		}
 		out = append(out, r)
 	}
-	return out
+	return out.bounded()
+}
+
+// canonical reports whether rs is sorted, disjoint and non-adjacent.
+func (rs Ranges) canonical() bool {
+	for i, r := range rs {
+		if r.Min > r.Max || i > 0 && (rs[i-1].Max >= r.Min || uint64(r.Min)-uint64(rs[i-1].Max) == 1) {
+			return false
+		}
+	}
+	return true
 }
 
 // covers reports whether every range of other lies inside one range of rs.
@@ -114,11 +127,16 @@ func (ids IDs) Join(other IDs) IDs {
 	return IDs{Values: ids.Values.Join(other.Values), Unset: ids.Unset || other.Unset}
 }
 
+// covers reports whether ids already holds everything other does.
+func (ids IDs) covers(other IDs) bool {
+	return ids.Values.covers(other.Values) && (ids.Unset || !other.Unset)
+}
+
 // observe records one value, or that it was unset.
 func (ids *IDs) observe(v *int64) {
 	if v == nil {
 		ids.Unset = true
 		return
 	}
-	ids.Values = ids.Values.Add(*v)
+	ids.Values = appendNew(ids.Values, Range{*v, *v}) // Observe sorts and merges once
 }

@@ -143,12 +143,8 @@ func TestUnionAndAdd(t *testing.T) {
 	if a[1] != "c" {
 		t.Errorf("union wrote into its argument: %v", a)
 	}
-	var l []string
-	for _, v := range []string{"m", "a", "z", "a", "m"} {
-		l = add(l, v)
-	}
-	if want := []string{"a", "m", "z"}; !reflect.DeepEqual(l, want) {
-		t.Errorf("add = %v, want %v", l, want)
+	if got, want := union(nil, []string{"m", "a", "z", "a", "m"}), []string{"a", "m", "z"}; !reflect.DeepEqual(got, want) {
+		t.Errorf("union of an unsorted list = %v, want %v", got, want)
 	}
 }
 

@@ -19,7 +19,7 @@ func observeSeccomp(pod *Pod, p *Profile) {
 		if sp := c.SC.SeccompProfile; sp != nil {
 			name = profileName(string(sp.Type), corev1.SeccompProfileTypeLocalhost == sp.Type, sp.LocalhostProfile)
 		}
-		p.SeccompProfiles = add(p.SeccompProfiles, name)
+		p.SeccompProfiles = appendNew(p.SeccompProfiles, name)
 	}
 }
 

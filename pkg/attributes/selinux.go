@@ -41,12 +41,18 @@ func joinSELinux(a, b []SELinux) []SELinux {
 	if !slices.ContainsFunc(b, func(s SELinux) bool { return !slices.Contains(a, s) }) {
 		return a
 	}
+	if len(a) == 0 && increasing(b, compareSELinux) {
+		return b // a pod's own options, as Observe joins them into an empty profile
+	}
 	out := append(slices.Clone(a), b...)
-	slices.SortFunc(out, func(x, y SELinux) int {
-		// Fields may contain ':', so equal strings do not mean equal options: break ties by field.
-		return cmp.Or(strings.Compare(x.String(), y.String()),
-			strings.Compare(x.User, y.User), strings.Compare(x.Role, y.Role),
-			strings.Compare(x.Type, y.Type), strings.Compare(x.Level, y.Level))
-	})
+	slices.SortFunc(out, compareSELinux)
 	return slices.Compact(out)
+}
+
+// compareSELinux orders options by their string, and by field where strings are alike:
+// fields may contain ':', so equal strings do not mean equal options.
+func compareSELinux(x, y SELinux) int {
+	return cmp.Or(strings.Compare(x.String(), y.String()),
+		strings.Compare(x.User, y.User), strings.Compare(x.Role, y.Role),
+		strings.Compare(x.Type, y.Type), strings.Compare(x.Level, y.Level))
 }

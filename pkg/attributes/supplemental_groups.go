@@ -6,7 +6,7 @@ package attributes
 func observeSupplementalGroups(pod *Pod, p *Profile) {
 	if sc := pod.Spec.SecurityContext; sc != nil {
 		for _, g := range sc.SupplementalGroups {
-			p.SupplementalGroups = p.SupplementalGroups.Add(g)
+			p.SupplementalGroups = append(p.SupplementalGroups, Range{g, g})
 		}
 	}
 }

@@ -7,7 +7,7 @@ package attributes
 func observeSysctls(pod *Pod, p *Profile) {
 	if sc := pod.Spec.SecurityContext; sc != nil {
 		for _, s := range sc.Sysctls {
-			p.Sysctls = add(p.Sysctls, s.Name)
+			p.Sysctls = append(p.Sysctls, s.Name)
 		}
 	}
 }

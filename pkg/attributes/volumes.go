@@ -16,13 +16,13 @@ func observeVolumes(pod *Pod, p *Profile) {
 	for i := range pod.Spec.Volumes {
 		v := &pod.Spec.Volumes[i]
 		if t := VolumeType(&v.VolumeSource); t != "" {
-			p.VolumeTypes = add(p.VolumeTypes, t)
+			p.VolumeTypes = appendNew(p.VolumeTypes, t)
 		}
 		if v.FlexVolume != nil {
-			p.FlexVolumeDrivers = add(p.FlexVolumeDrivers, v.FlexVolume.Driver)
+			p.FlexVolumeDrivers = appendNew(p.FlexVolumeDrivers, v.FlexVolume.Driver)
 		}
 		if v.CSI != nil {
-			p.CSIDrivers = add(p.CSIDrivers, v.CSI.Driver)
+			p.CSIDrivers = appendNew(p.CSIDrivers, v.CSI.Driver)
 		}
 	}
 }

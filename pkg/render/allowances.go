@@ -1,6 +1,8 @@
 package render
 
 import (
+	"fmt"
+
 	"github.com/pod-security-advisor/pod-security-advisor/pkg/attributes"
 )
 
@@ -22,14 +24,26 @@ func Allowances(p attributes.Profile) []Allowance {
 			out = append(out, Allowance{field, text})
 		}
 	}
-	each := func(field, prefix string, values []string) {
+	// anyValue says that an attribute was widened past its bound, and why.
+	anyValue := func(field, prefix string, f attributes.Fields) {
+		if p.AnyValue.Has(f) {
+			out = append(out, Allowance{field, fmt.Sprintf("%sany value (more than %d values or %d bytes of them were observed)",
+				prefix, attributes.MaxValues, attributes.MaxValueBytes)})
+		}
+	}
+	each := func(field, prefix string, values []string, f attributes.Fields) {
 		for _, v := range values {
 			out = append(out, Allowance{field, prefix + v})
 		}
+		anyValue(field, prefix, f)
 	}
 	ranges := func(field, prefix string, rs attributes.Ranges) {
 		for _, r := range rs {
 			out = append(out, Allowance{field, prefix + r.String()})
+		}
+		if j := rs.RoundedTo(); j > 0 {
+			out = append(out, Allowance{field, fmt.Sprintf("%srounded out to blocks of 2^%d (more than %d values were observed)",
+				prefix, j, attributes.MaxRanges)})
 		}
 	}
 	ids := func(field, prefix string, ids attributes.IDs) {
@@ -43,7 +57,7 @@ func Allowances(p attributes.Profile) []Allowance {
 	flag(fieldHostUsers, p.HostUsers, "hostUsers")
 	flag(fieldPrivileged, p.Privileged, "privileged")
 	flag(fieldAllowPrivilegeEscalation, p.AllowPrivilegeEscalation, "allowPrivilegeEscalation")
-	each(fieldAddedCapabilities, "capability ", p.AddedCapabilities)
+	each(fieldAddedCapabilities, "capability ", p.AddedCapabilities, attributes.AnyAddedCapabilities)
 	flag(fieldKeepsDefaultCapabilities, p.KeepsDefaultCapabilities, "capabilities drop ALL not set")
 	flag(fieldWritableRootFilesystem, p.WritableRootFilesystem, "readOnlyRootFilesystem not set")
 	flag(fieldMayRunAsRoot, p.MayRunAsRoot, "runAsNonRoot not set")
@@ -51,7 +65,7 @@ func Allowances(p attributes.Profile) []Allowance {
 	ids(fieldRunAsGroup, "runAsGroup ", p.RunAsGroup)
 	ids(fieldFSGroup, "fsGroup ", p.FSGroup)
 	ranges(fieldSupplementalGroups, "supplementalGroups ", p.SupplementalGroups)
-	each(fieldVolumeTypes, "volume ", p.VolumeTypes)
+	each(fieldVolumeTypes, "volume ", p.VolumeTypes, attributes.AnyVolumeTypes)
 	for _, h := range p.HostPaths {
 		mode := " rw"
 		if h.ReadOnly {
@@ -59,18 +73,20 @@ func Allowances(p attributes.Profile) []Allowance {
 		}
 		out = append(out, Allowance{fieldHostPaths, "hostPath " + h.Path + mode})
 	}
-	each(fieldFlexVolumeDrivers, "flexVolume driver ", p.FlexVolumeDrivers)
-	each(fieldCSIDrivers, "csi driver ", p.CSIDrivers)
+	anyValue(fieldHostPaths, "hostPath ", attributes.AnyHostPaths)
+	each(fieldFlexVolumeDrivers, "flexVolume driver ", p.FlexVolumeDrivers, attributes.AnyFlexVolumeDrivers)
+	each(fieldCSIDrivers, "csi driver ", p.CSIDrivers, attributes.AnyCSIDrivers)
 	ranges(fieldHostPorts, "hostPort ", p.HostPorts)
-	each(fieldSysctls, "sysctl ", p.Sysctls)
-	each(fieldSeccompProfiles, "seccomp ", p.SeccompProfiles)
-	each(fieldAppArmorProfiles, "appArmor ", p.AppArmorProfiles)
+	each(fieldSysctls, "sysctl ", p.Sysctls, attributes.AnySysctls)
+	each(fieldSeccompProfiles, "seccomp ", p.SeccompProfiles, attributes.AnySeccompProfiles)
+	each(fieldAppArmorProfiles, "appArmor ", p.AppArmorProfiles, attributes.AnyAppArmorProfiles)
 	for _, s := range p.SELinuxOptions {
 		out = append(out, Allowance{fieldSELinuxOptions, "seLinux " + s.String()})
 	}
-	each(fieldProcMountTypes, "procMount ", p.ProcMountTypes)
+	anyValue(fieldSELinuxOptions, "seLinux ", attributes.AnySELinuxOptions)
+	each(fieldProcMountTypes, "procMount ", p.ProcMountTypes, attributes.AnyProcMountTypes)
 	flag(fieldWindowsHostProcess, p.WindowsHostProcess, "windows hostProcess")
-	each(fieldProbeHosts, "probe host ", p.ProbeHosts)
+	each(fieldProbeHosts, "probe host ", p.ProbeHosts, attributes.AnyProbeHosts)
 	return out
 }
 

@@ -73,8 +73,9 @@ type (
 	}
 )
 
-// PSP annotations for the profiles it has no fields for.
+// PSP annotations for the profiles it has no fields for, and PSP's wildcard.
 const (
+	pspAny             = "*"
 	pspSeccompAllowed  = "seccomp.security.alpha.kubernetes.io/allowedProfileNames"
 	pspAppArmorAllowed = "apparmor.security.beta.kubernetes.io/allowedProfileNames"
 )
@@ -114,6 +115,17 @@ func psp(u *unit) *podSecurityPolicy {
 		AllowPrivilegeEscalation:        p.AllowPrivilegeEscalation,
 		AllowedProcMountTypes:           p.ProcMountTypes,
 	}
+	// An attribute widened to any value: "*" where PSP has a wildcard; an empty list of host
+	// paths, flexVolume or CSI drivers allows any; SELinux is RunAsAny with no options.
+	if p.AnyValue.Has(attributes.AnyAddedCapabilities) {
+		spec.AllowedCapabilities = []string{pspAny}
+	}
+	if p.AnyValue.Has(attributes.AnyVolumeTypes) {
+		spec.Volumes = []string{pspAny}
+	}
+	if p.AnyValue.Has(attributes.AnyProcMountTypes) {
+		spec.AllowedProcMountTypes = []string{string(corev1.DefaultProcMount), string(corev1.UnmaskedProcMount)}
+	}
 	if !p.KeepsDefaultCapabilities {
 		spec.RequiredDropCapabilities = []string{"ALL"}
 	}
@@ -131,15 +143,21 @@ func psp(u *unit) *podSecurityPolicy {
 			spec.AllowedUnsafeSysctls = append(spec.AllowedUnsafeSysctls, name)
 		}
 	}
+	if p.AnyValue.Has(attributes.AnySysctls) {
+		spec.AllowedUnsafeSysctls = []string{pspAny}
+	}
 	annotations := map[string]string{}
 	// PSP always admits a pod without a seccomp profile, so Unset needs no entry; with no
 	// annotation at all, setting any profile is forbidden.
 	if names := pspProfileNames(p.SeccompProfiles); len(names) > 0 {
 		annotations[pspSeccompAllowed] = strings.Join(names, ",")
 	}
+	if p.AnyValue.Has(attributes.AnySeccompProfiles) {
+		annotations[pspSeccompAllowed] = pspAny
+	}
 	// PSP's AppArmor check is the other way round: without the annotation anything goes, with it
 	// a container must name a listed profile. So list profiles only if none was ever unset.
-	if !slices.Contains(p.AppArmorProfiles, attributes.ProfileUnset) {
+	if !slices.Contains(p.AppArmorProfiles, attributes.ProfileUnset) && !p.AnyValue.Has(attributes.AnyAppArmorProfiles) {
 		if names := pspProfileNames(p.AppArmorProfiles); len(names) > 0 {
 			annotations[pspAppArmorAllowed] = strings.Join(names, ",")
 		}

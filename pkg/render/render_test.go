@@ -18,6 +18,7 @@ import (
 
 	"github.com/pod-security-advisor/pod-security-advisor/pkg/aggregate"
 	"github.com/pod-security-advisor/pod-security-advisor/pkg/attributes"
+	"github.com/pod-security-advisor/pod-security-advisor/pkg/owner"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata")
@@ -228,6 +229,37 @@ func TestUnitNames(t *testing.T) {
 	}
 }
 
+// TestUnlistedServiceAccounts: a workload whose service accounts were cut by its record's
+// bound may run as any of them, so it counts toward every service account of its namespace.
+func TestUnlistedServiceAccounts(t *testing.T) {
+	agg := aggregate.New("r")
+	for _, o := range []aggregate.Observation{
+		{Namespace: "ns", Owner: owner.Ref{Kind: "Deployment", Name: "a"}, ServiceAccount: "one"},
+		{Namespace: "ns", Owner: owner.Ref{Kind: "Deployment", Name: "b"}, ServiceAccount: "two",
+			Profile: attributes.Profile{HostPID: true}},
+		{Namespace: "other", Owner: owner.Ref{Kind: "Deployment", Name: "c"}, ServiceAccount: "one"},
+	} {
+		agg.Add(o)
+	}
+	agg.Namespaces["ns"].Workloads["Deployment/b"].ServiceAccountsNotListed = 40
+	for _, u := range units(agg, ScopeServiceAccount) {
+		if u.Namespace == "ns" && !u.Profile.HostPID {
+			t.Errorf("unit %s does not count the workload whose service accounts were cut", u.identity())
+		}
+		if u.Namespace == "other" && u.Profile.HostPID {
+			t.Errorf("unit %s counts a workload of another namespace", u.identity())
+		}
+	}
+	// The report says how many were cut.
+	for _, a := range report(agg).Allowances {
+		for _, w := range a.Workloads {
+			if w.Name == "b" && w.ServiceAccountsNotListed != 40 {
+				t.Errorf("report: %d service accounts not listed, want 40", w.ServiceAccountsNotListed)
+			}
+		}
+	}
+}
+
 // TestAllowancesCoverProfile sets each Profile field in turn and expects an allowance naming it,
 // so a field added to Profile cannot be silently left out of the report and the messages.
 func TestAllowancesCoverProfile(t *testing.T) {
@@ -235,6 +267,9 @@ func TestAllowancesCoverProfile(t *testing.T) {
 	for i := range pt.NumField() {
 		field := pt.Field(i)
 		name, _, _ := strings.Cut(field.Tag.Get("json"), ",")
+		if field.Name == "AnyValue" {
+			continue // names other fields: below
+		}
 		var p attributes.Profile
 		fillOne(reflect.ValueOf(&p).Elem().Field(i))
 		got := Allowances(p)
@@ -247,6 +282,15 @@ func TestAllowancesCoverProfile(t *testing.T) {
 				t.Errorf("%s: allowance %q has field %q, want %q", field.Name, a.Text, a.Field, name)
 			}
 		}
+	}
+	// An attribute widened to any value is an allowance of that attribute.
+	all := attributes.Profile{AnyValue: ^attributes.Fields(0)}
+	var fields []string
+	for _, a := range Allowances(all) {
+		fields = append(fields, a.Field)
+	}
+	if want := all.AnyValue.Names(); !slices.Equal(slices.Sorted(slices.Values(fields)), want) {
+		t.Errorf("allowances of attributes widened to any value name %v, want %v", fields, want)
 	}
 }
 

@@ -25,13 +25,17 @@ type reportAllowance struct {
 }
 
 type reportWorkload struct {
-	Namespace       string    `json:"namespace"`
-	Kind            string    `json:"kind"`
-	Name            string    `json:"name"`
-	ServiceAccounts []string  `json:"serviceAccounts"`
-	Count           int64     `json:"count"`
-	FirstSeen       time.Time `json:"firstSeen,omitzero"`
-	LastSeen        time.Time `json:"lastSeen,omitzero"`
+	Namespace       string   `json:"namespace"`
+	Kind            string   `json:"kind"`
+	Name            string   `json:"name"`
+	ServiceAccounts []string `json:"serviceAccounts"`
+	// ServiceAccountsNotListed and ImagesNotListed estimate the names the record's bound
+	// left out (aggregate.MaxEvidence of each are kept).
+	ServiceAccountsNotListed int64     `json:"serviceAccountsNotListed,omitempty"`
+	ImagesNotListed          int64     `json:"imagesNotListed,omitempty"`
+	Count                    int64     `json:"count"`
+	FirstSeen                time.Time `json:"firstSeen,omitzero"`
+	LastSeen                 time.Time `json:"lastSeen,omitzero"`
 }
 
 type reportNamespace struct {
@@ -60,9 +64,10 @@ func report(agg *aggregate.Aggregate) *reportDoc {
 			v = pss.Join(v, w.PSS)
 			rw := reportWorkload{
 				Namespace: ns, Kind: w.Kind, Name: w.Name, ServiceAccounts: w.ServiceAccounts,
+				ServiceAccountsNotListed: w.ServiceAccountsNotListed, ImagesNotListed: w.ImagesNotListed,
 				Count: w.Count(), FirstSeen: w.FirstSeen, LastSeen: w.LastSeen,
 			}
-			for _, a := range Allowances(w.Profile) {
+			for _, a := range Allowances(*w.Profile) {
 				byText[a.Text] = append(byText[a.Text], rw)
 			}
 		}

@@ -43,13 +43,15 @@ const readOnlyHostPathVolumes = "readOnlyHostPathVolumes"
 type variable struct{ name, expr string }
 
 // restrictions returns what p does not allow, as CEL, in Profile field order. A field that p
-// allows entirely (hostPID when some pod used it) gives no restriction.
+// allows entirely (hostPID when some pod used it, or any value of an attribute widened past its
+// bound) gives no restriction.
 func restrictions(p attributes.Profile) ([]restriction, []variable) {
 	var rs []restriction
 	var vars []variable
 	add := func(name, field string, expr, none string) {
 		rs = append(rs, restriction{name: name, expr: expr, learned: allowed(p, field), none: none})
 	}
+	limited := func(f attributes.Fields) bool { return !p.AnyValue.Has(f) }
 
 	for _, ns := range []struct {
 		field string
@@ -83,8 +85,10 @@ func restrictions(p attributes.Profile) ([]restriction, []variable) {
 	if len(p.AddedCapabilities) > 0 {
 		addOK = fmt.Sprintf("%s.capabilities.add.all(a, a.trim().upperAscii() in %s)", ctrSC, list(capSpellings(p.AddedCapabilities)))
 	}
-	add("addedCapabilities", fieldAddedCapabilities,
-		allContainers(unsetOr("c", []string{"securityContext", "capabilities", "add"}, addOK)), "adds capabilities")
+	if limited(attributes.AnyAddedCapabilities) {
+		add("addedCapabilities", fieldAddedCapabilities,
+			allContainers(unsetOr("c", []string{"securityContext", "capabilities", "add"}, addOK)), "adds capabilities")
+	}
 	if !p.KeepsDefaultCapabilities {
 		add("dropAll", fieldKeepsDefaultCapabilities,
 			allContainers(has("c", "securityContext", "capabilities", "drop")+" &&\n  "+
@@ -130,7 +134,7 @@ func restrictions(p attributes.Profile) ([]restriction, []variable) {
 			denied = append(denied, "!has(v."+t+")")
 		}
 	}
-	if len(denied) > 0 {
+	if len(denied) > 0 && limited(attributes.AnyVolumeTypes) {
 		add("volumeTypes", fieldVolumeTypes,
 			unsetOr("object.spec", []string{"volumes"}, "object.spec.volumes.all(v,\n  "+strings.Join(denied, " &&\n  ")+"\n)"),
 			"uses volumes")
@@ -155,12 +159,14 @@ func restrictions(p attributes.Profile) ([]restriction, []variable) {
 				expr: allContainers(fmt.Sprintf("!has(c.volumeMounts) || c.volumeMounts.all(m,\n  !(m.name in variables.%s) || (has(m.readOnly) && m.readOnly == true)\n)", readOnlyHostPathVolumes))})
 		}
 	}
-	if slices.Contains(p.VolumeTypes, "flexVolume") {
+	// Drivers are limited where their volume type is allowed (else the volume type is denied).
+	typeAllowed := func(t string) bool { return slices.Contains(p.VolumeTypes, t) || !limited(attributes.AnyVolumeTypes) }
+	if typeAllowed("flexVolume") && limited(attributes.AnyFlexVolumeDrivers) {
 		add("flexVolumeDrivers", fieldFlexVolumeDrivers,
 			unsetOr("object.spec", []string{"volumes"}, "object.spec.volumes.all(v, !has(v.flexVolume) || "+in("v.flexVolume.driver", p.FlexVolumeDrivers)+")"),
 			"uses flexVolume drivers")
 	}
-	if slices.Contains(p.VolumeTypes, "csi") {
+	if typeAllowed("csi") && limited(attributes.AnyCSIDrivers) {
 		add("csiDrivers", fieldCSIDrivers,
 			unsetOr("object.spec", []string{"volumes"}, "object.spec.volumes.all(v, !has(v.csi) || "+in("v.csi.driver", p.CSIDrivers)+")"),
 			"uses CSI drivers")
@@ -176,21 +182,30 @@ func restrictions(p attributes.Profile) ([]restriction, []variable) {
 	if len(p.Sysctls) > 0 {
 		sysOK = podSC + ".sysctls.all(s, s.name in " + list(p.Sysctls) + ")"
 	}
-	add("sysctls", fieldSysctls, unsetOrLn("object.spec", []string{"securityContext", "sysctls"}, sysOK), "sets sysctls")
+	if limited(attributes.AnySysctls) {
+		add("sysctls", fieldSysctls, unsetOrLn("object.spec", []string{"securityContext", "sysctls"}, sysOK), "sets sysctls")
+	}
 
-	add("seccompProfiles", fieldSeccompProfiles,
-		allContainers(effective([]string{"seccompProfile"}, profileCheck(p.SeccompProfiles), unsetAllowed(p.SeccompProfiles))),
-		"sets a seccomp profile")
+	if limited(attributes.AnySeccompProfiles) {
+		add("seccompProfiles", fieldSeccompProfiles,
+			allContainers(effective([]string{"seccompProfile"}, profileCheck(p.SeccompProfiles), unsetAllowed(p.SeccompProfiles))),
+			"sets a seccomp profile")
+	}
 	// The API server copies the deprecated AppArmor annotations into these fields before
 	// validating admission, so the fields are the whole story.
-	add("appArmorProfiles", fieldAppArmorProfiles,
-		allContainers(effective([]string{"appArmorProfile"}, profileCheck(p.AppArmorProfiles), unsetAllowed(p.AppArmorProfiles))),
-		"sets an AppArmor profile")
+	if limited(attributes.AnyAppArmorProfiles) {
+		add("appArmorProfiles", fieldAppArmorProfiles,
+			allContainers(effective([]string{"appArmorProfile"}, profileCheck(p.AppArmorProfiles), unsetAllowed(p.AppArmorProfiles))),
+			"sets an AppArmor profile")
+	}
 	// A container's seLinuxOptions replace the pod's whole; absent options are not limited.
-	add("seLinuxOptions", fieldSELinuxOptions,
-		allContainers(effective([]string{"seLinuxOptions"}, selinuxCheck(p.SELinuxOptions), "true")),
-		"sets SELinux options")
-	if !slices.Contains(p.ProcMountTypes, string(corev1.DefaultProcMount)) || !slices.Contains(p.ProcMountTypes, string(corev1.UnmaskedProcMount)) {
+	if limited(attributes.AnySELinuxOptions) {
+		add("seLinuxOptions", fieldSELinuxOptions,
+			allContainers(effective([]string{"seLinuxOptions"}, selinuxCheck(p.SELinuxOptions), "true")),
+			"sets SELinux options")
+	}
+	if limited(attributes.AnyProcMountTypes) &&
+		(!slices.Contains(p.ProcMountTypes, string(corev1.DefaultProcMount)) || !slices.Contains(p.ProcMountTypes, string(corev1.UnmaskedProcMount))) {
 		add("procMountTypes", fieldProcMountTypes,
 			allContainers(fmt.Sprintf("((%s && %s.procMount != '') ? %s.procMount : 'Default') in %s",
 				has("c", "securityContext", "procMount"), ctrSC, ctrSC, list(p.ProcMountTypes))),
@@ -201,7 +216,9 @@ func restrictions(p attributes.Profile) ([]restriction, []variable) {
 			allContainers(effective([]string{"windowsOptions", "hostProcess"}, func(v string) string { return v + " == false" }, "true")),
 			"runs a Windows HostProcess container")
 	}
-	add("probeHosts", fieldProbeHosts, allContainers(probeHostsCheck(p.ProbeHosts)), "sends probes or lifecycle hooks to another host")
+	if limited(attributes.AnyProbeHosts) {
+		add("probeHosts", fieldProbeHosts, allContainers(probeHostsCheck(p.ProbeHosts)), "sends probes or lifecycle hooks to another host")
+	}
 	return rs, vars
 }
 

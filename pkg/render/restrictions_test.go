@@ -53,6 +53,42 @@ func TestRestrictionsOnlyWhereNotAllowed(t *testing.T) {
 	}
 }
 
+// TestWidenedAttributesUnrestricted: an attribute widened to any value (past its bound) gives
+// no restriction at all, so no pod that was learned is denied.
+func TestWidenedAttributesUnrestricted(t *testing.T) {
+	p := attributes.Profile{AnyValue: ^attributes.Fields(0), VolumeTypes: []string{"hostPath"}}
+	rs, vars := restrictions(p)
+	for _, unwanted := range []string{"addedCapabilities", "volumeTypes", "hostPaths", "hostPathReadOnly", "flexVolumeDrivers",
+		"csiDrivers", "sysctls", "seccompProfiles", "appArmorProfiles", "seLinuxOptions", "procMountTypes", "probeHosts"} {
+		if slices.Contains(names(rs), unwanted) {
+			t.Errorf("widened profile: %s restriction", unwanted)
+		}
+	}
+	if len(vars) != 0 {
+		t.Errorf("widened profile: variables %v", vars)
+	}
+	// Any volume type but the learned CSI drivers: those stay limited.
+	p = attributes.Profile{AnyValue: attributes.AnyVolumeTypes, CSIDrivers: []string{"a.csi"}}
+	if rs, _ := restrictions(p); !slices.Contains(names(rs), "csiDrivers") || slices.Contains(names(rs), "volumeTypes") {
+		t.Errorf("any volume type: restrictions %v", names(rs))
+	}
+}
+
+// TestWidenedPSP: PSP writes its wildcard, or leaves the list empty where empty allows any.
+func TestWidenedPSP(t *testing.T) {
+	u := &unit{Name: "x", Profile: attributes.Profile{AnyValue: ^attributes.Fields(0), VolumeTypes: []string{"hostPath"}}}
+	got := psp(u)
+	s := got.Spec
+	if !slices.Equal(s.AllowedCapabilities, []string{"*"}) || !slices.Equal(s.Volumes, []string{"*"}) ||
+		!slices.Equal(s.AllowedUnsafeSysctls, []string{"*"}) || len(s.AllowedProcMountTypes) != 2 ||
+		s.AllowedHostPaths != nil || s.AllowedFlexVolumes != nil || s.AllowedCSIDrivers != nil || s.SELinux.Rule != "RunAsAny" {
+		t.Errorf("widened PSP spec: %+v", s)
+	}
+	if a := got.Metadata.Annotations; a[pspSeccompAllowed] != "*" || a[pspAppArmorAllowed] != "" {
+		t.Errorf("widened PSP annotations: %v", a)
+	}
+}
+
 func TestVolumeSourcesFromAPI(t *testing.T) {
 	for _, want := range []string{"hostPath", "configMap", "projected", "csi", "ephemeral", "image"} {
 		if !slices.Contains(volumeSources, want) {

@@ -90,11 +90,12 @@ func units(agg *aggregate.Aggregate, scope string) []*unit {
 			byID[id] = u
 			order = append(order, id)
 		}
-		u.Profile = attributes.Join(u.Profile, w.Profile)
+		u.Profile = attributes.Join(u.Profile, *w.Profile)
 		u.Verdict = pss.Join(u.Verdict, w.PSS)
 		u.Workloads = append(u.Workloads, evidence{Namespace: ns, Workload: w})
 	}
 	for _, ns := range agg.NamespaceNames() {
+		var unlisted []*aggregate.Workload // service accounts cut by the record's bound
 		for _, w := range agg.Namespaces[ns].Sorted() {
 			switch scope {
 			case ScopeCluster:
@@ -105,7 +106,24 @@ func units(agg *aggregate.Aggregate, scope string) []*unit {
 				for _, sa := range w.ServiceAccounts {
 					add(ns, sa, ns, w)
 				}
+				if w.ServiceAccountsNotListed > 0 {
+					unlisted = append(unlisted, w)
+				}
 			}
+		}
+		// Such a workload may run as any service account of the namespace: it counts toward
+		// each, so that no unit's policy denies its pods.
+		for _, id := range order {
+			u := byID[id]
+			if u.Namespace != ns || len(unlisted) == 0 {
+				continue
+			}
+			for _, w := range unlisted {
+				if !slices.Contains(w.ServiceAccounts, u.ServiceAccount) {
+					add(ns, u.ServiceAccount, ns, w)
+				}
+			}
+			slices.SortFunc(u.Workloads, func(a, b evidence) int { return strings.Compare(a.Key(), b.Key()) })
 		}
 	}
 	slices.Sort(order)
