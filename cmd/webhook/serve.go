@@ -301,7 +301,7 @@ func start(ctx context.Context, mgr ctrl.Manager, st *store.Store, lrn *learner.
 				name = d.Key
 			}
 			log.Info("state ConfigMap deleted; saving the state again", "configmap", name)
-			lrn.Resave()
+			lrn.Resave(func(string, string) bool { return true })
 		},
 	}); err != nil {
 		return err
