@@ -287,8 +287,9 @@ type Loop struct {
 	Saver     Saver
 	Publisher Publisher
 	Log       logr.Logger
-	// Debounce is how long to wait after the first new learning before flushing, so a burst
-	// of new pods is one write. A SIGKILL loses at most this much learning.
+	// Debounce bounds how long new learning waits before it is saved, so a burst of new pods
+	// is one write: the flush starts early enough (by the last save's duration) to end within
+	// Debounce of the first new learning. A SIGKILL loses at most this much learning.
 	Debounce time.Duration
 	// Refresh is how often counters and last-seen times are saved when nothing new was learned.
 	Refresh time.Duration
@@ -297,6 +298,7 @@ type Loop struct {
 
 	published   *aggregate.Aggregate // what the policy is rendered from
 	unpublished bool                 // the last Publish failed
+	took        time.Duration        // how long the last Save took
 }
 
 // finalFlushTimeout bounds the flush on shutdown. It stays inside serve's
@@ -311,8 +313,9 @@ func (lp *Loop) Start(ctx context.Context) error {
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
 	for {
+		// The next flush: early enough, by the last save's duration, to end in time.
 		since, pending := lp.Learner.due()
-		at := since.Add(lp.Debounce)
+		at := since.Add(lp.Debounce - lp.took)
 		timer.Stop()
 		if pending {
 			timer.Reset(time.Until(at))
@@ -341,7 +344,9 @@ func (lp *Loop) flush(ctx context.Context, all bool) error {
 	publish := lp.unpublished || !empty(b.publish)
 	var err error
 	if !empty(b.save) {
+		start := time.Now()
 		stored, serr := lp.Saver.Save(ctx, b.save)
+		lp.took = time.Since(start)
 		if stored != nil && !empty(stored) {
 			// Others' learning arrived: render from the joined state, not only ours.
 			lp.Learner.absorb(stored)

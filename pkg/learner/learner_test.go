@@ -134,6 +134,44 @@ func TestLoop(t *testing.T) {
 	})
 }
 
+// TestSavedWithinDebounce: a flush starts early by the duration of the last save, so what is
+// learned is stored within the debounce even while saves are slow.
+func TestSavedWithinDebounce(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		mem := newMemory()
+		mem.took = 700 * time.Millisecond
+		l := New(aggregate.New("me"))
+		stop := run(t, l, mem, 2*time.Second)
+		defer stop()
+		var learned []time.Time
+		for i := range 40 {
+			l.Learn(obs(string(rune('A'+i)), false))
+			learned = append(learned, time.Now())
+			time.Sleep(150 * time.Millisecond)
+		}
+		time.Sleep(3 * time.Second)
+		synctest.Wait()
+		mem.mu.Lock()
+		defer mem.mu.Unlock()
+		// Each workload's save is the first one that returned after it was learned; the
+		// first save has no duration to go by, so what it stored is not counted.
+		worst := time.Duration(0)
+		for _, at := range learned {
+			for i, s := range mem.savedAt {
+				if s.After(at) {
+					if i > 0 {
+						worst = max(worst, s.Sub(at))
+					}
+					break
+				}
+			}
+		}
+		if worst > 2*time.Second {
+			t.Errorf("a workload waited %s to be saved, more than the debounce", worst)
+		}
+	})
+}
+
 type partial struct{ bad string }
 
 func (p partial) Error() string              { return "shard of " + p.bad + " refused" }
