@@ -11,6 +11,7 @@ package learner
 import (
 	"context"
 	"errors"
+	"math/rand/v2"
 	"sync"
 	"time"
 
@@ -305,6 +306,12 @@ type Loop struct {
 // GracefulShutdownTimeout (25 s), which the chart's terminationGracePeriodSeconds exceeds.
 const finalFlushTimeout = 20 * time.Second
 
+// Retry backoff after a failed flush: doubling from minRetry to maxRetry, jittered.
+const (
+	minRetry = time.Second
+	maxRetry = 30 * time.Second
+)
+
 // Start runs until ctx ends, then flushes one last time within finalFlushTimeout.
 func (lp *Loop) Start(ctx context.Context) error {
 	lp.published = aggregate.New("")
@@ -312,14 +319,21 @@ func (lp *Loop) Start(ctx context.Context) error {
 	defer refresh.Stop()
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
+	var backoff time.Duration // 0 while flushes succeed
+	var retryAt time.Time
 	for {
-		// The next flush: early enough, by the last save's duration, to end in time.
+		// The next flush: early enough, by the last save's duration, to end in time; after a
+		// failure, at the retry.
 		since, pending := lp.Learner.due()
 		at := since.Add(lp.Debounce - lp.took)
+		if backoff > 0 && (pending || lp.unpublished) {
+			at, pending = retryAt, true
+		}
 		timer.Stop()
 		if pending {
 			timer.Reset(time.Until(at))
 		}
+		var err error
 		select {
 		case <-ctx.Done():
 			final, cancel := context.WithTimeout(context.WithoutCancel(ctx), finalFlushTimeout)
@@ -329,9 +343,20 @@ func (lp *Loop) Start(ctx context.Context) error {
 		case <-lp.Learner.signal:
 			continue
 		case <-timer.C:
-			lp.flush(ctx, false)
+			err = lp.flush(ctx, false)
 		case <-refresh.C:
-			lp.flush(ctx, true)
+			err = lp.flush(ctx, true)
+		}
+		switch {
+		case err == nil:
+			backoff = 0
+		case ctx.Err() != nil:
+			// Shutting down: the final flush saves what this one could not.
+		default:
+			backoff = min(max(2*backoff, minRetry), maxRetry)
+			wait := backoff/2 + rand.N(backoff/2+1)
+			retryAt = time.Now().Add(wait)
+			lp.Log.Error(err, "flush failed; retrying", "in", wait.Round(time.Millisecond).String())
 		}
 	}
 }
@@ -367,9 +392,6 @@ func (lp *Loop) flush(ctx context.Context, all bool) error {
 		perr := lp.Publisher.Publish(ctx, lp.published)
 		lp.unpublished = perr != nil
 		err = errors.Join(err, perr)
-	}
-	if err != nil {
-		lp.Log.Error(err, "flush failed; will retry")
 	}
 	if lp.Flushed != nil {
 		lp.Flushed(err)

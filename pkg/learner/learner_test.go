@@ -2,6 +2,7 @@ package learner
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"testing"
 	"testing/synctest"
@@ -168,6 +169,39 @@ func TestSavedWithinDebounce(t *testing.T) {
 		}
 		if worst > 2*time.Second {
 			t.Errorf("a workload waited %s to be saved, more than the debounce", worst)
+		}
+	})
+}
+
+// TestRetryBackoff: a failed flush is retried without new learning, 1s, 2s, 4s… apart.
+func TestRetryBackoff(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		mem := newMemory()
+		failures := 4
+		mem.fail = func(*aggregate.Aggregate) error {
+			if failures > 0 {
+				failures--
+				return errors.New("API server unreachable")
+			}
+			return nil
+		}
+		l := New(aggregate.New("me"))
+		stop := run(t, l, mem, time.Second)
+		defer stop()
+		start := time.Now()
+		l.Learn(obs("a", true))
+		for !mem.has("a") {
+			time.Sleep(100 * time.Millisecond)
+			if time.Since(start) > time.Minute {
+				t.Fatal("never saved")
+			}
+		}
+		// 1s debounce, then retries after about 1, 2, 4 and 8 seconds (jittered: half to all).
+		if d := time.Since(start); d < 1*time.Second+(1+2+4+8)*time.Second/2 || d > 17*time.Second {
+			t.Errorf("saved after %s", d)
+		}
+		if s, _ := mem.counts(); s != 5 {
+			t.Errorf("%d save attempts, want 5", s)
 		}
 	})
 }
