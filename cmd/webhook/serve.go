@@ -21,7 +21,6 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
-	toolscache "k8s.io/client-go/tools/cache"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -273,37 +272,12 @@ func start(ctx context.Context, mgr ctrl.Manager, st *store.Store, lrn *learner.
 	if synced {
 		resolver.Synced()
 	}
+	// Others' saves are joined into memory; a deleted or unreadable shard is saved again.
 	informer, err := mgr.GetCache().GetInformer(ctx, &corev1.ConfigMap{})
 	if err != nil {
 		return err
 	}
-	join := func(obj any) {
-		cm, ok := obj.(*corev1.ConfigMap)
-		if !ok {
-			return
-		}
-		other, err := store.Decode(cm)
-		if err != nil {
-			log.Error(err, "state ConfigMap unreadable; left untouched", "configmap", cm.Name)
-			return
-		}
-		lrn.Merge(other)
-	}
-	if _, err := informer.AddEventHandler(toolscache.ResourceEventHandlerFuncs{
-		AddFunc: join, UpdateFunc: func(_, obj any) { join(obj) },
-		// A shard deleted by hand (or lost) is written again from memory at the next flush,
-		// not only once something new is learned: until then a crash would lose it.
-		DeleteFunc: func(obj any) {
-			name := "unknown"
-			if cm, ok := obj.(*corev1.ConfigMap); ok {
-				name = cm.Name
-			} else if d, ok := obj.(toolscache.DeletedFinalStateUnknown); ok {
-				name = d.Key
-			}
-			log.Info("state ConfigMap deleted; saving the state again", "configmap", name)
-			lrn.Resave(func(string, string) bool { return true })
-		},
-	}); err != nil {
+	if err := st.Watch(ctx, informer, lrn); err != nil {
 		return err
 	}
 	ready.set()
@@ -314,6 +288,12 @@ func start(ctx context.Context, mgr ctrl.Manager, st *store.Store, lrn *learner.
 		} else {
 			log.Info("backfill done", "pods", n)
 		}
+	}
+	// What an unreadable shard held is back only as far as running pods and other replicas
+	// know it: say how far.
+	for _, lost := range st.Unreadable() {
+		log.Info("workloads of the unreadable state shard held again (from backfill and other replicas); the rest of what it held is lost",
+			"configmap", lost.Name, "bytes", lost.Bytes, "copy", lost.Copy, "workloads", lrn.Count(lost.Holds), "backfill", o.backfill)
 	}
 	<-ctx.Done()
 	return nil
