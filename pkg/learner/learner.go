@@ -292,7 +292,8 @@ type Loop struct {
 	// is one write: the flush starts early enough (by the last save's duration) to end within
 	// Debounce of the first new learning. A SIGKILL loses at most this much learning.
 	Debounce time.Duration
-	// Refresh is how often counters and last-seen times are saved when nothing new was learned.
+	// Refresh is how often counters and last-seen times are saved, and the policy published
+	// (again, if nothing changed: a deleted policy ConfigMap comes back).
 	Refresh time.Duration
 	// Flushed, if set, is called after every flush attempt with its error.
 	Flushed func(error)
@@ -322,8 +323,7 @@ func (lp *Loop) Start(ctx context.Context) error {
 	var backoff time.Duration // 0 while flushes succeed
 	var retryAt time.Time
 	for {
-		// The next flush: early enough, by the last save's duration, to end in time; after a
-		// failure, at the retry.
+		// The next flush: when the oldest change is due, or, after a failure, at the retry.
 		since, pending := lp.Learner.due()
 		at := since.Add(lp.Debounce - lp.took)
 		if backoff > 0 && (pending || lp.unpublished) {
@@ -366,7 +366,7 @@ func (lp *Loop) Start(ctx context.Context) error {
 func (lp *Loop) flush(ctx context.Context, all bool) error {
 	b := lp.Learner.take(all)
 	lp.published.Absorb(b.publish) // b.publish's records are the published copy's from now on
-	publish := lp.unpublished || !empty(b.publish)
+	publish := all || lp.unpublished || !empty(b.publish)
 	var err error
 	if !empty(b.save) {
 		start := time.Now()

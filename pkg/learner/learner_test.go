@@ -239,6 +239,24 @@ func TestPartialFailure(t *testing.T) {
 	})
 }
 
+// TestRefreshPublishes: the refresh publishes although nothing changed (a deleted policy
+// ConfigMap comes back).
+func TestRefreshPublishes(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		mem := newMemory()
+		l := New(aggregate.New("me"))
+		loop := &Loop{Learner: l, Saver: mem, Publisher: mem, Log: logr.Discard(), Debounce: time.Second, Refresh: time.Minute}
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		go loop.Start(ctx)
+		time.Sleep(3*time.Minute + time.Second)
+		synctest.Wait()
+		if saves, published := mem.counts(); saves != 0 || published != 3 {
+			t.Errorf("%d saves, %d publishes over 3 refreshes with nothing learned; want 0 and 3", saves, published)
+		}
+	})
+}
+
 // TestResave: a state lost from the store is saved again from memory without new learning,
 // and only the lost part.
 func TestResave(t *testing.T) {
