@@ -64,6 +64,8 @@ const (
 	DefaultMaxShardBytes = 900 * 1024
 	// DefaultMaxAttempts bounds how often Save writes one shard again after a concurrent write.
 	DefaultMaxAttempts = 20
+	// parallelShards is how many shards an incremental save reads and writes at a time.
+	parallelShards = 4
 	// maxShards bounds resharding (and what a stray label or name can make us write).
 	maxShards = 1024
 	// metadataSlack is added to a shard's measured size for what the API server adds to the
@@ -347,22 +349,46 @@ func (s *Store) saveShards(ctx context.Context, changes *aggregate.Aggregate, n 
 			put(groups[i], ns, key, w)
 		}
 	}
+	// Shards are independent here: a few at a time, so API round trips overlap.
+	var (
+		mu   sync.Mutex // guards back, result and stop
+		stop error      // a reshard or a new layout is needed, or ctx ended: start no more
+		wg   sync.WaitGroup
+		sem  = make(chan struct{}, parallelShards)
+	)
 	for _, i := range slices.Backward(slices.Sorted(maps.Keys(groups))) {
-		err := s.saveShard(ctx, i, n, groups[i], back, result)
-		switch {
-		case err == nil:
-		case errors.Is(err, errReshard), errors.As(err, new(errLayout)), ctx.Err() != nil:
-			return err
-		default:
-			result.add(i, err)
-			s.count(func(st *Stats) { st.Unwritable++ })
+		sem <- struct{}{}
+		mu.Lock()
+		stopped := stop != nil
+		mu.Unlock()
+		if stopped {
+			<-sem
+			break
 		}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			err := s.saveShard(ctx, i, n, groups[i], back, result, &mu)
+			mu.Lock()
+			defer mu.Unlock()
+			switch {
+			case err == nil:
+			case errors.Is(err, errReshard), errors.As(err, new(errLayout)), ctx.Err() != nil:
+				if stop == nil || !errors.As(stop, new(errLayout)) {
+					stop = err
+				}
+			default:
+				result.add(i, err)
+				s.count(func(st *Stats) { st.Unwritable++ })
+			}
+		})
 	}
-	return nil
+	wg.Wait()
+	return stop
 }
 
 // saveShard reads shard i, joins group into it and writes it, again on conflicts.
-func (s *Store) saveShard(ctx context.Context, i, n int, group *aggregate.Aggregate, back *aggregate.Aggregate, result *SaveError) error {
+// mu guards back and result.
+func (s *Store) saveShard(ctx context.Context, i, n int, group *aggregate.Aggregate, back *aggregate.Aggregate, result *SaveError, mu *sync.Mutex) error {
 	name := shardName(s.opts.Name, i)
 	delay := 10 * time.Millisecond
 	for attempt := 1; ; attempt++ {
@@ -397,7 +423,10 @@ func (s *Store) saveShard(ctx context.Context, i, n int, group *aggregate.Aggreg
 			return err
 		}
 		if s.over(p) {
-			if s.refuse(group, result) {
+			mu.Lock()
+			refused := s.refuse(group, result)
+			mu.Unlock()
+			if refused {
 				continue // the shard without the refused workloads
 			}
 			if p.count > 1 && n < maxShards {
@@ -408,7 +437,9 @@ func (s *Store) saveShard(ctx context.Context, i, n int, group *aggregate.Aggreg
 		err = s.write(ctx, cur, p)
 		if err == nil {
 			if !held {
+				mu.Lock()
 				back.Absorb(joined) // joined is not used after this
+				mu.Unlock()
 			}
 			return nil
 		}
@@ -517,8 +548,15 @@ func (s *Store) saveAllOnce(ctx context.Context, changes *aggregate.Aggregate, b
 		if n >= maxShards || plan[big].count <= 1 {
 			break // written as far as possible below
 		}
-		s.opts.Log.Info("state shard over a size limit, doubling the shard count", "shard", big, "bytes", plan[big].size, "uncompressed", plan[big].raw, "shards", 2*n)
-		n *= 2
+		// Double, or more at once when the largest shard is several times over (a first save
+		// of a large state, a migration), aiming at 7/8 of the limits for the hash's spread.
+		factor := 2
+		for _, p := range plan {
+			factor = max(factor, nextPow2(ceilDiv(8*p.raw, 7*s.opts.MaxRawBytes)), nextPow2(ceilDiv(8*p.size, 7*s.opts.MaxShardBytes)))
+		}
+		next := min(n*factor, maxShards)
+		s.opts.Log.Info("state shard over a size limit, resharding", "shard", big, "bytes", plan[big].size, "uncompressed", plan[big].raw, "shards", next)
+		n = next
 	}
 	s.learnLayout(n)
 	result.shards = n
@@ -857,6 +895,8 @@ func (s *Store) setAside(ctx context.Context, sh *shard) (string, error) {
 	s.opts.Log.Error(sh.err, "corrupt state shard copied aside; it will be written again from memory", "configmap", sh.cm.Namespace+"/"+sh.cm.Name, "copy", name)
 	return name, nil
 }
+
+func ceilDiv(a, b int) int { return (a + b - 1) / b }
 
 // put adds w to agg under ns and key, sharing the record.
 func put(agg *aggregate.Aggregate, ns, key string, w *aggregate.Workload) {
