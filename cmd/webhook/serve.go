@@ -85,8 +85,8 @@ exit; a SIGKILL loses at most one --flush-interval of learning.`,
 	f.StringVar(&o.replica, "replica", os.Getenv("POD_NAME"), "this replica's name, for its observation counters (default $POD_NAME, else the host name)")
 	f.StringVar(&o.scope, "scope", render.ScopeNamespace, "scope of the rendered vap and psp: "+strings.Join(render.Scopes, ", "))
 	f.BoolVar(&o.enforce, "enforce", false, "render the VAP binding with validationActions [Deny]")
-	f.DurationVar(&o.flushInterval, "flush-interval", 10*time.Second, "wait this long after new learning before saving (debounce); bounds what a SIGKILL loses")
-	f.DurationVar(&o.refreshInterval, "refresh-interval", 10*time.Minute, "save counters and last-seen times this often when nothing new was learned")
+	f.DurationVar(&o.flushInterval, "flush-interval", 10*time.Second, "save new learning within this long of learning it (a debounce: a burst is one save); bounds what a SIGKILL loses")
+	f.DurationVar(&o.refreshInterval, "refresh-interval", 10*time.Minute, "save counters and last-seen times, and publish the policy again, this often")
 	f.StringSliceVar(&o.excluded, "exclude-namespaces", nil, "namespaces answered but never recorded (comma-separated)")
 	f.IntVar(&o.maxWorkloads, "max-workloads", 50000, "workload records kept; beyond, evidence joins a per-namespace overflow record (allowances are never dropped)")
 	f.BoolVar(&o.backfill, "backfill", true, "at start, learn from the pods already in the cluster")
@@ -135,6 +135,9 @@ func registerStoreMetrics(st *store.Store) {
 		counter("pod_security_advisor_state_writes_total", "State ConfigMaps created or updated.", func(s store.Stats) int64 { return s.Writes }),
 		counter("pod_security_advisor_state_conflicts_total", "Saves started over because another replica wrote first.", func(s store.Stats) int64 { return s.Conflicts }),
 		counter("pod_security_advisor_state_corrupt_total", "Unreadable state ConfigMaps seen (kept aside, never overwritten silently).", func(s store.Stats) int64 { return s.Corrupt }),
+		counter("pod_security_advisor_state_oversized_total", "Workloads not saved because alone they exceed a state shard's limits.", func(s store.Stats) int64 { return s.Oversized }),
+		counter("pod_security_advisor_state_unwritable_total", "State shard writes given up (the other shards were written).", func(s store.Stats) int64 { return s.Unwritable }),
+		counter("pod_security_advisor_state_written_bytes_total", "Bytes of state ConfigMaps written.", func(s store.Stats) int64 { return s.BytesWritten }),
 	)
 }
 

@@ -282,7 +282,8 @@ func (l *Learner) absorb(stored *aggregate.Aggregate) {
 	l.join(stored, false)
 }
 
-// Loop saves and publishes in the background.
+// Loop saves and publishes in the background. Publishing runs beside saving, on a copy of its
+// own, so a slow rendering never delays a save.
 type Loop struct {
 	Learner   *Learner
 	Saver     Saver
@@ -295,39 +296,94 @@ type Loop struct {
 	// Refresh is how often counters and last-seen times are saved, and the policy published
 	// (again, if nothing changed: a deleted policy ConfigMap comes back).
 	Refresh time.Duration
-	// Flushed, if set, is called after every flush attempt with its error.
+	// Flushed, if set, is called after every save and every publication with its error.
 	Flushed func(error)
 
-	published   *aggregate.Aggregate // what the policy is rendered from
-	unpublished bool                 // the last Publish failed
-	took        time.Duration        // how long the last Save took
+	took time.Duration // how long the last Save took
+	pub  publisher
+}
+
+// publisher hands the changed records to the goroutine that publishes.
+type publisher struct {
+	mu     sync.Mutex
+	queued []*aggregate.Aggregate // copies for the published copy, oldest first
+	force  bool                   // publish even if nothing is queued
+	signal chan struct{}
+}
+
+// enqueue hands over agg (the publisher owns it from now on); force publishes regardless.
+func (p *publisher) enqueue(agg *aggregate.Aggregate, force bool) {
+	p.mu.Lock()
+	if agg != nil && !empty(agg) {
+		p.queued = append(p.queued, agg)
+	}
+	p.force = p.force || force
+	wake := p.force || len(p.queued) > 0
+	p.mu.Unlock()
+	if wake {
+		select {
+		case p.signal <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// drain absorbs what is queued into published and reports whether a publication is due.
+func (p *publisher) drain(published *aggregate.Aggregate) bool {
+	p.mu.Lock()
+	queued, force := p.queued, p.force
+	p.queued, p.force = nil, false
+	p.mu.Unlock()
+	for _, agg := range queued {
+		published.Absorb(agg)
+	}
+	return force || len(queued) > 0
 }
 
 // finalFlushTimeout bounds the flush on shutdown. It stays inside serve's
 // GracefulShutdownTimeout (25 s), which the chart's terminationGracePeriodSeconds exceeds.
 const finalFlushTimeout = 20 * time.Second
 
-// Retry backoff after a failed flush: doubling from minRetry to maxRetry, jittered.
+// Retry backoff after a failed save or publication: doubling from minRetry to maxRetry,
+// jittered.
 const (
 	minRetry = time.Second
 	maxRetry = 30 * time.Second
 )
 
-// Start runs until ctx ends, then flushes one last time within finalFlushTimeout.
+// retry is a backoff: zero while attempts succeed.
+type retry struct {
+	backoff time.Duration
+	at      time.Time
+}
+
+// failed records a failure and returns how long to wait.
+func (r *retry) failed() time.Duration {
+	r.backoff = min(max(2*r.backoff, minRetry), maxRetry)
+	wait := r.backoff/2 + rand.N(r.backoff/2+1)
+	r.at = time.Now().Add(wait)
+	return wait
+}
+
+// Start runs until ctx ends, then saves and publishes one last time within finalFlushTimeout.
 func (lp *Loop) Start(ctx context.Context) error {
-	lp.published = aggregate.New("")
+	lp.pub.signal = make(chan struct{}, 1)
+	published := aggregate.New("")
+	var publishing sync.WaitGroup
+	publishing.Go(func() { lp.publish(ctx, published) })
+
 	refresh := time.NewTicker(lp.Refresh)
 	defer refresh.Stop()
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
-	var backoff time.Duration // 0 while flushes succeed
-	var retryAt time.Time
+	var saving retry
 	for {
-		// The next flush: when the oldest change is due, or, after a failure, at the retry.
+		// The next save: early enough, by the last save's duration, to end in time; after a
+		// failure, at the retry.
 		since, pending := lp.Learner.due()
 		at := since.Add(lp.Debounce - lp.took)
-		if backoff > 0 && (pending || lp.unpublished) {
-			at, pending = retryAt, true
+		if saving.backoff > 0 && pending {
+			at = saving.at
 		}
 		timer.Stop()
 		if pending {
@@ -337,8 +393,12 @@ func (lp *Loop) Start(ctx context.Context) error {
 		select {
 		case <-ctx.Done():
 			final, cancel := context.WithTimeout(context.WithoutCancel(ctx), finalFlushTimeout)
+			defer cancel()
 			lp.flush(final, true)
-			cancel()
+			publishing.Wait()
+			if lp.pub.drain(published) {
+				lp.report(lp.Publisher.Publish(final, published))
+			}
 			return nil
 		case <-lp.Learner.signal:
 			continue
@@ -349,63 +409,97 @@ func (lp *Loop) Start(ctx context.Context) error {
 		}
 		switch {
 		case err == nil:
-			backoff = 0
+			saving.backoff = 0
 		case ctx.Err() != nil:
 			// Shutting down: the final flush saves what this one could not.
 		default:
-			backoff = min(max(2*backoff, minRetry), maxRetry)
-			wait := backoff/2 + rand.N(backoff/2+1)
-			retryAt = time.Now().Add(wait)
-			lp.Log.Error(err, "flush failed; retrying", "in", wait.Round(time.Millisecond).String())
+			lp.Log.Error(err, "saving the state failed; retrying", "in", saving.failed().Round(time.Millisecond).String())
 		}
 	}
 }
 
-// flush saves the changed records, joins back what others saved, and publishes the policy of
-// the published copy when it changed (with all: always, and counters are saved too).
-func (lp *Loop) flush(ctx context.Context, all bool) error {
-	b := lp.Learner.take(all)
-	lp.published.Absorb(b.publish) // b.publish's records are the published copy's from now on
-	publish := all || lp.unpublished || !empty(b.publish)
-	var err error
-	if !empty(b.save) {
-		start := time.Now()
-		stored, serr := lp.Saver.Save(ctx, b.save)
-		lp.took = time.Since(start)
-		if stored != nil && !empty(stored) {
-			// Others' learning arrived: render from the joined state, not only ours.
-			lp.Learner.absorb(stored)
-			lp.published.Merge(stored)
-			publish = true
-			lp.Log.V(1).Info("joined learning saved by other replicas")
+// publish renders the policy of published whenever changed records arrive (or a refresh
+// asks), until ctx ends.
+func (lp *Loop) publish(ctx context.Context, published *aggregate.Aggregate) {
+	var publishing retry
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
+	failed := false
+	for {
+		timer.Stop()
+		if failed {
+			timer.Reset(time.Until(publishing.at))
 		}
-		if serr != nil {
-			unsaved := func(string, string) bool { return true }
-			if pe, ok := errors.AsType[PartialError](serr); ok {
-				unsaved = pe.Unsaved
+		select {
+		case <-ctx.Done():
+			if failed {
+				lp.pub.enqueue(nil, true) // the final publication retries it
 			}
-			lp.Learner.requeue(b, unsaved)
-			err = serr
+			return
+		case <-lp.pub.signal:
+			if failed && time.Now().Before(publishing.at) {
+				continue // the timer publishes what arrived meanwhile
+			}
+		case <-timer.C:
+		}
+		if !lp.pub.drain(published) && !failed {
+			continue
+		}
+		err := lp.Publisher.Publish(ctx, published)
+		lp.report(err)
+		failed = err != nil && ctx.Err() == nil
+		if failed {
+			lp.Log.Error(err, "publishing the policy failed; retrying", "in", publishing.failed().Round(time.Millisecond).String())
+		} else {
+			publishing.backoff = 0
 		}
 	}
-	if publish {
-		perr := lp.Publisher.Publish(ctx, lp.published)
-		lp.unpublished = perr != nil
-		err = errors.Join(err, perr)
-	}
+}
+
+// report hands the result of a save or publication to Flushed.
+func (lp *Loop) report(err error) {
 	if lp.Flushed != nil {
 		lp.Flushed(err)
 	}
+}
+
+// flush saves the changed records, joins back what others saved, and hands both to the
+// publisher (with all: counters are saved too, and the policy is published regardless).
+func (lp *Loop) flush(ctx context.Context, all bool) error {
+	b := lp.Learner.take(all)
+	lp.pub.enqueue(b.publish, all) // b.save shares its records: only read from here on
+	if empty(b.save) {
+		return nil
+	}
+	start := time.Now()
+	stored, err := lp.Saver.Save(ctx, b.save)
+	lp.took = time.Since(start)
+	lp.Log.V(1).Info("state saved", "workloads", workloads(b.save), "seconds", lp.took.Seconds(), "error", err != nil)
+	if stored != nil && !empty(stored) {
+		// Others' learning arrived: render from the joined state, not only ours.
+		lp.Learner.absorb(stored)
+		lp.pub.enqueue(stored, false)
+		lp.Log.V(1).Info("joined learning saved by other replicas")
+	}
+	if err != nil {
+		unsaved := func(string, string) bool { return true }
+		if pe, ok := errors.AsType[PartialError](err); ok {
+			unsaved = pe.Unsaved
+		}
+		lp.Learner.requeue(b, unsaved)
+	}
+	lp.report(err)
 	return err
 }
 
-func empty(agg *aggregate.Aggregate) bool {
+func empty(agg *aggregate.Aggregate) bool { return workloads(agg) == 0 }
+
+func workloads(agg *aggregate.Aggregate) int {
+	n := 0
 	for _, ns := range agg.Namespaces {
-		if len(ns.Workloads) > 0 {
-			return false
-		}
+		n += len(ns.Workloads)
 	}
-	return true
+	return n
 }
 
 // NeedLeaderElection is false: every replica learns and saves.

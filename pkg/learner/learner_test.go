@@ -278,3 +278,35 @@ func TestResave(t *testing.T) {
 		}
 	})
 }
+
+// slowPublisher takes a long time to render, as a large policy does.
+type slowPublisher struct{ *memory }
+
+func (s slowPublisher) Publish(ctx context.Context, agg *aggregate.Aggregate) error {
+	time.Sleep(30 * time.Second)
+	return s.memory.Publish(ctx, agg)
+}
+
+// TestSlowPublishDelaysNoSave: saving goes on while the policy renders.
+func TestSlowPublishDelaysNoSave(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		mem := newMemory()
+		l := New(aggregate.New("me"))
+		loop := &Loop{Learner: l, Saver: mem, Publisher: slowPublisher{mem}, Log: logr.Discard(), Debounce: time.Second, Refresh: time.Hour}
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan struct{})
+		go func() { loop.Start(ctx); close(done) }()
+		l.Learn(obs("a", false))
+		time.Sleep(3 * time.Second) // the first publication runs until 31 s
+		l.Learn(obs("b", false))
+		time.Sleep(1500 * time.Millisecond)
+		if !mem.has("b") {
+			t.Error("b not saved within the debounce while the policy rendered")
+		}
+		cancel()
+		<-done
+		if _, published := mem.counts(); published != 2 {
+			t.Errorf("%d publications, want 2 (the first, and the final one with b)", published)
+		}
+	})
+}
