@@ -4,8 +4,8 @@
 // The learner remembers which workloads changed since they were last saved (a dirty set keyed
 // by namespace and record key, one map write per admitted pod), so a flush copies and saves
 // only those, never the whole aggregate. The policy is rendered from a copy of its own (the
-// published copy) that the loop updates with the changed records, because rendering takes far
-// longer than the admission path may wait for the lock.
+// published copy), fed with the changed records, by a goroutine beside the saves: rendering
+// takes far longer than the admission path may wait for the lock, or a save may wait to run.
 package learner
 
 import (
