@@ -21,7 +21,6 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
-	toolscache "k8s.io/client-go/tools/cache"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -85,8 +84,8 @@ exit; a SIGKILL loses at most one --flush-interval of learning.`,
 	f.StringVar(&o.replica, "replica", os.Getenv("POD_NAME"), "this replica's name, for its observation counters (default $POD_NAME, else the host name)")
 	f.StringVar(&o.scope, "scope", render.ScopeNamespace, "scope of the rendered vap and psp: "+strings.Join(render.Scopes, ", "))
 	f.BoolVar(&o.enforce, "enforce", false, "render the VAP binding with validationActions [Deny]")
-	f.DurationVar(&o.flushInterval, "flush-interval", 10*time.Second, "wait this long after new learning before saving (debounce); bounds what a SIGKILL loses")
-	f.DurationVar(&o.refreshInterval, "refresh-interval", 10*time.Minute, "save counters and last-seen times this often when nothing new was learned")
+	f.DurationVar(&o.flushInterval, "flush-interval", 10*time.Second, "save new learning within this long of learning it (a debounce: a burst is one save); bounds what a SIGKILL loses")
+	f.DurationVar(&o.refreshInterval, "refresh-interval", 10*time.Minute, "save counters and last-seen times, and publish the policy again, this often")
 	f.StringSliceVar(&o.excluded, "exclude-namespaces", nil, "namespaces answered but never recorded (comma-separated)")
 	f.IntVar(&o.maxWorkloads, "max-workloads", 50000, "workload records kept; beyond, evidence joins a per-namespace overflow record (allowances are never dropped)")
 	f.BoolVar(&o.backfill, "backfill", true, "at start, learn from the pods already in the cluster")
@@ -135,6 +134,9 @@ func registerStoreMetrics(st *store.Store) {
 		counter("pod_security_advisor_state_writes_total", "State ConfigMaps created or updated.", func(s store.Stats) int64 { return s.Writes }),
 		counter("pod_security_advisor_state_conflicts_total", "Saves started over because another replica wrote first.", func(s store.Stats) int64 { return s.Conflicts }),
 		counter("pod_security_advisor_state_corrupt_total", "Unreadable state ConfigMaps seen (kept aside, never overwritten silently).", func(s store.Stats) int64 { return s.Corrupt }),
+		counter("pod_security_advisor_state_oversized_total", "Workloads not saved because alone they exceed a state shard's limits.", func(s store.Stats) int64 { return s.Oversized }),
+		counter("pod_security_advisor_state_unwritable_total", "State shard writes given up (the other shards were written).", func(s store.Stats) int64 { return s.Unwritable }),
+		counter("pod_security_advisor_state_written_bytes_total", "Bytes of state ConfigMaps written.", func(s store.Stats) int64 { return s.BytesWritten }),
 	)
 }
 
@@ -277,37 +279,12 @@ func start(ctx context.Context, mgr ctrl.Manager, st *store.Store, lrn *learner.
 	if synced {
 		resolver.Synced()
 	}
+	// Others' saves are joined into memory; a deleted or unreadable shard is saved again.
 	informer, err := mgr.GetCache().GetInformer(ctx, &corev1.ConfigMap{})
 	if err != nil {
 		return err
 	}
-	join := func(obj any) {
-		cm, ok := obj.(*corev1.ConfigMap)
-		if !ok {
-			return
-		}
-		other, err := store.Decode(cm)
-		if err != nil {
-			log.Error(err, "state ConfigMap unreadable; left untouched", "configmap", cm.Name)
-			return
-		}
-		lrn.Merge(other)
-	}
-	if _, err := informer.AddEventHandler(toolscache.ResourceEventHandlerFuncs{
-		AddFunc: join, UpdateFunc: func(_, obj any) { join(obj) },
-		// A shard deleted by hand (or lost) is written again from memory at the next flush,
-		// not only once something new is learned: until then a crash would lose it.
-		DeleteFunc: func(obj any) {
-			name := "unknown"
-			if cm, ok := obj.(*corev1.ConfigMap); ok {
-				name = cm.Name
-			} else if d, ok := obj.(toolscache.DeletedFinalStateUnknown); ok {
-				name = d.Key
-			}
-			log.Info("state ConfigMap deleted; saving the state again", "configmap", name)
-			lrn.Resave()
-		},
-	}); err != nil {
+	if err := st.Watch(ctx, informer, lrn); err != nil {
 		return err
 	}
 	ready.set()
@@ -318,6 +295,12 @@ func start(ctx context.Context, mgr ctrl.Manager, st *store.Store, lrn *learner.
 		} else {
 			log.Info("backfill done", "pods", n)
 		}
+	}
+	// What an unreadable shard held is back only as far as running pods and other replicas
+	// know it: say how far.
+	for _, lost := range st.Unreadable() {
+		log.Info("workloads of the unreadable state shard held again (from backfill and other replicas); the rest of what it held is lost",
+			"configmap", lost.Name, "bytes", lost.Bytes, "copy", lost.Copy, "workloads", lrn.Count(lost.Holds), "backfill", o.backfill)
 	}
 	<-ctx.Done()
 	return nil

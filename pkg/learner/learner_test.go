@@ -2,8 +2,10 @@ package learner
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/go-logr/logr"
@@ -17,22 +19,36 @@ import (
 type memory struct {
 	mu        sync.Mutex
 	saved     *aggregate.Aggregate
-	saves     int
+	batches   []int       // workloads handed to each Save
+	savedAt   []time.Time // when each Save returned
 	published int
 	other     *aggregate.Aggregate // what "another replica" saved
+	fail      func(changes *aggregate.Aggregate) error
+	took      time.Duration // how long a Save takes
 }
 
-func (m *memory) Save(_ context.Context, agg *aggregate.Aggregate) (*aggregate.Aggregate, error) {
+func newMemory() *memory { return &memory{saved: aggregate.New("store")} }
+
+func (m *memory) Save(ctx context.Context, changes *aggregate.Aggregate) (*aggregate.Aggregate, error) {
+	time.Sleep(m.took)
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	m.saves++
-	joined := aggregate.New("store")
-	joined.Merge(agg)
-	if m.other != nil {
-		joined.Merge(m.other)
+	n := 0
+	for _, ns := range changes.Namespaces {
+		n += len(ns.Workloads)
 	}
-	m.saved = joined
-	return joined, nil
+	m.batches = append(m.batches, n)
+	if m.fail != nil {
+		if err := m.fail(changes); err != nil {
+			return nil, err
+		}
+	}
+	m.saved.Merge(changes)
+	m.savedAt = append(m.savedAt, time.Now())
+	if m.other != nil {
+		return m.other, nil
+	}
+	return aggregate.New(""), nil
 }
 
 func (m *memory) Publish(context.Context, *aggregate.Aggregate) error {
@@ -45,7 +61,14 @@ func (m *memory) Publish(context.Context, *aggregate.Aggregate) error {
 func (m *memory) counts() (int, int) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	return m.saves, m.published
+	return len(m.batches), m.published
+}
+
+func (m *memory) has(name string) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	ns := m.saved.Namespaces["ns"]
+	return ns != nil && ns.Workloads["Deployment/"+name] != nil
 }
 
 func obs(name string, hostPID bool) aggregate.Observation {
@@ -53,85 +76,237 @@ func obs(name string, hostPID bool) aggregate.Observation {
 		ServiceAccount: "default", Profile: attributes.Profile{HostPID: hostPID}, Time: time.Now()}
 }
 
-func waitFor(t *testing.T, what string, cond func() bool) {
+// run starts the loop in a synctest bubble and returns its stop function.
+func run(t *testing.T, l *Learner, mem *memory, debounce time.Duration) func() {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: timed out", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
-
-func TestLoop(t *testing.T) {
-	mem := &memory{other: aggregate.New("other")}
-	mem.other.Add(obs("from-other-replica", true))
-	l := New(aggregate.New("me"))
-	loop := &Loop{Learner: l, Saver: mem, Publisher: mem, Log: logr.Discard(), Debounce: 50 * time.Millisecond, Refresh: time.Hour}
+	loop := &Loop{Learner: l, Saver: mem, Publisher: mem, Log: logr.Discard(), Debounce: debounce, Refresh: time.Hour}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { loop.Start(ctx); close(done) }()
-
-	// A burst of new learning is saved together.
-	for i := range 5 {
-		if !l.Learn(obs(string(rune('a'+i)), false)) {
-			t.Fatal("new workload not reported as learned")
-		}
-	}
-	waitFor(t, "first flush", func() bool { s, _ := mem.counts(); return s >= 1 })
-	waitFor(t, "settle", func() bool {
-		s1, _ := mem.counts()
-		time.Sleep(200 * time.Millisecond)
-		s2, _ := mem.counts()
-		return s1 == s2
-	})
-	saves, published := mem.counts()
-	if saves > 3 || published < 1 {
-		t.Errorf("burst of 5 gave %d saves, %d publishes", saves, published)
-	}
-	// What the other replica saved was joined into memory.
-	if l.Workloads() != 6 {
-		t.Errorf("workloads %d, want 6 (5 own + 1 joined from the store)", l.Workloads())
-	}
-
-	// Nothing new: no save.
-	if l.Learn(obs("a", false)) {
-		t.Error("known workload reported as learned")
-	}
-	time.Sleep(200 * time.Millisecond)
-	if s, _ := mem.counts(); s != saves {
-		t.Errorf("a known pod caused a save (%d → %d)", saves, s)
-	}
-
-	// Shutdown flushes what was only counted.
-	cancel()
-	<-done
-	if s, _ := mem.counts(); s != saves+1 {
-		t.Errorf("no final flush on shutdown (%d saves)", s)
-	}
-	mem.mu.Lock()
-	defer mem.mu.Unlock()
-	if n := mem.saved.Namespaces["ns"].Workloads["Deployment/a"].Count(); n != 2 {
-		t.Errorf("final flush count %d, want 2", n)
-	}
+	return func() { cancel(); <-done }
 }
 
-// TestResave: a state lost from the store is saved again from memory without new learning.
+func TestLoop(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		mem := newMemory()
+		mem.other = aggregate.New("other")
+		mem.other.Add(obs("from-other-replica", true))
+		l := New(aggregate.New("me"))
+		stop := run(t, l, mem, time.Second)
+
+		// A burst of new learning is saved together, within the debounce.
+		for i := range 5 {
+			if !l.Learn(obs(string(rune('a'+i)), false)) {
+				t.Fatal("new workload not reported as learned")
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		time.Sleep(time.Second)
+		synctest.Wait()
+		if saves, published := mem.counts(); saves != 1 || published < 1 {
+			t.Fatalf("burst of 5 gave %d saves, %d publishes", saves, published)
+		}
+		// What the other replica saved was joined into memory.
+		if l.Workloads() != 6 {
+			t.Errorf("workloads %d, want 6 (5 own + 1 joined from the store)", l.Workloads())
+		}
+
+		// Nothing new: no save. Something new: only it is saved.
+		if l.Learn(obs("a", false)) {
+			t.Error("known workload reported as learned")
+		}
+		time.Sleep(10 * time.Second)
+		synctest.Wait()
+		if s, _ := mem.counts(); s != 1 {
+			t.Errorf("a known pod caused a save (%d saves)", s)
+		}
+		l.Learn(obs("f", false))
+		time.Sleep(2 * time.Second)
+		synctest.Wait()
+		if len(mem.batches) != 2 || mem.batches[1] != 1 {
+			t.Errorf("batches %v: the second flush should save the one new workload only", mem.batches)
+		}
+
+		// Shutdown flushes what was only counted.
+		stop()
+		if n := mem.saved.Namespaces["ns"].Workloads["Deployment/a"].Count(); n != 2 {
+			t.Errorf("final flush count %d, want 2", n)
+		}
+	})
+}
+
+// TestSavedWithinDebounce: a flush starts early by the duration of the last save, so what is
+// learned is stored within the debounce even while saves are slow.
+func TestSavedWithinDebounce(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		mem := newMemory()
+		mem.took = 700 * time.Millisecond
+		l := New(aggregate.New("me"))
+		stop := run(t, l, mem, 2*time.Second)
+		defer stop()
+		var learned []time.Time
+		for i := range 40 {
+			l.Learn(obs(string(rune('A'+i)), false))
+			learned = append(learned, time.Now())
+			time.Sleep(150 * time.Millisecond)
+		}
+		time.Sleep(3 * time.Second)
+		synctest.Wait()
+		mem.mu.Lock()
+		defer mem.mu.Unlock()
+		// Each workload's save is the first one that returned after it was learned; the
+		// first save has no duration to go by, so what it stored is not counted.
+		worst := time.Duration(0)
+		for _, at := range learned {
+			for i, s := range mem.savedAt {
+				if s.After(at) {
+					if i > 0 {
+						worst = max(worst, s.Sub(at))
+					}
+					break
+				}
+			}
+		}
+		if worst > 2*time.Second {
+			t.Errorf("a workload waited %s to be saved, more than the debounce", worst)
+		}
+	})
+}
+
+// TestRetryBackoff: a failed flush is retried without new learning, 1s, 2s, 4s… apart.
+func TestRetryBackoff(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		mem := newMemory()
+		failures := 4
+		mem.fail = func(*aggregate.Aggregate) error {
+			if failures > 0 {
+				failures--
+				return errors.New("API server unreachable")
+			}
+			return nil
+		}
+		l := New(aggregate.New("me"))
+		stop := run(t, l, mem, time.Second)
+		defer stop()
+		start := time.Now()
+		l.Learn(obs("a", true))
+		for !mem.has("a") {
+			time.Sleep(100 * time.Millisecond)
+			if time.Since(start) > time.Minute {
+				t.Fatal("never saved")
+			}
+		}
+		// 1s debounce, then retries after about 1, 2, 4 and 8 seconds (jittered: half to all).
+		if d := time.Since(start); d < 1*time.Second+(1+2+4+8)*time.Second/2 || d > 17*time.Second {
+			t.Errorf("saved after %s", d)
+		}
+		if s, _ := mem.counts(); s != 5 {
+			t.Errorf("%d save attempts, want 5", s)
+		}
+	})
+}
+
+type partial struct{ bad string }
+
+func (p partial) Error() string              { return "shard of " + p.bad + " refused" }
+func (p partial) Unsaved(_, key string) bool { return key == "Deployment/"+p.bad }
+
+// TestPartialFailure: only what a partial failure did not save is saved again.
+func TestPartialFailure(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		mem := newMemory()
+		first := true
+		mem.fail = func(changes *aggregate.Aggregate) error {
+			if first {
+				first = false
+				delete(changes.Namespaces["ns"].Workloads, "Deployment/b")
+				mem.saved.Merge(changes)
+				return partial{"b"}
+			}
+			return nil
+		}
+		l := New(aggregate.New("me"))
+		stop := run(t, l, mem, time.Second)
+		defer stop()
+		l.Learn(obs("a", false))
+		l.Learn(obs("b", false))
+		l.Learn(obs("c", false))
+		time.Sleep(10 * time.Second)
+		synctest.Wait()
+		if len(mem.batches) != 2 || mem.batches[0] != 3 || mem.batches[1] != 1 || !mem.has("b") {
+			t.Errorf("batches %v, b saved %v: want 3 then the one unsaved", mem.batches, mem.has("b"))
+		}
+	})
+}
+
+// TestRefreshPublishes: the refresh publishes although nothing changed (a deleted policy
+// ConfigMap comes back).
+func TestRefreshPublishes(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		mem := newMemory()
+		l := New(aggregate.New("me"))
+		loop := &Loop{Learner: l, Saver: mem, Publisher: mem, Log: logr.Discard(), Debounce: time.Second, Refresh: time.Minute}
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		go loop.Start(ctx)
+		time.Sleep(3*time.Minute + time.Second)
+		synctest.Wait()
+		if saves, published := mem.counts(); saves != 0 || published != 3 {
+			t.Errorf("%d saves, %d publishes over 3 refreshes with nothing learned; want 0 and 3", saves, published)
+		}
+	})
+}
+
+// TestResave: a state lost from the store is saved again from memory without new learning,
+// and only the lost part.
 func TestResave(t *testing.T) {
-	mem := &memory{}
-	l := New(aggregate.New("me"))
-	loop := &Loop{Learner: l, Saver: mem, Publisher: mem, Log: logr.Discard(), Debounce: 10 * time.Millisecond, Refresh: time.Hour}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	go loop.Start(ctx)
-	l.Learn(obs("a", true))
-	waitFor(t, "first save", func() bool { s, _ := mem.counts(); return s == 1 })
-	l.Resave()
-	waitFor(t, "save after Resave", func() bool { s, _ := mem.counts(); return s == 2 })
-	mem.mu.Lock()
-	defer mem.mu.Unlock()
-	if mem.saved.Namespaces["ns"].Workloads["Deployment/a"] == nil {
-		t.Error("the resave lost the workload")
-	}
+	synctest.Test(t, func(t *testing.T) {
+		mem := newMemory()
+		l := New(aggregate.New("me"))
+		stop := run(t, l, mem, 10*time.Millisecond)
+		defer stop()
+		l.Learn(obs("a", true))
+		l.Learn(obs("b", true))
+		time.Sleep(time.Second)
+		synctest.Wait()
+		mem.saved = aggregate.New("store") // the store lost a
+		l.Resave(func(_, key string) bool { return key == "Deployment/a" })
+		time.Sleep(time.Second)
+		synctest.Wait()
+		if len(mem.batches) != 2 || mem.batches[1] != 1 || !mem.has("a") {
+			t.Errorf("batches %v, a saved again %v", mem.batches, mem.has("a"))
+		}
+	})
+}
+
+// slowPublisher takes a long time to render, as a large policy does.
+type slowPublisher struct{ *memory }
+
+func (s slowPublisher) Publish(ctx context.Context, agg *aggregate.Aggregate) error {
+	time.Sleep(30 * time.Second)
+	return s.memory.Publish(ctx, agg)
+}
+
+// TestSlowPublishDelaysNoSave: saving goes on while the policy renders.
+func TestSlowPublishDelaysNoSave(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		mem := newMemory()
+		l := New(aggregate.New("me"))
+		loop := &Loop{Learner: l, Saver: mem, Publisher: slowPublisher{mem}, Log: logr.Discard(), Debounce: time.Second, Refresh: time.Hour}
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan struct{})
+		go func() { loop.Start(ctx); close(done) }()
+		l.Learn(obs("a", false))
+		time.Sleep(3 * time.Second) // the first publication runs until 31 s
+		l.Learn(obs("b", false))
+		time.Sleep(1500 * time.Millisecond)
+		if !mem.has("b") {
+			t.Error("b not saved within the debounce while the policy rendered")
+		}
+		cancel()
+		<-done
+		if _, published := mem.counts(); published != 2 {
+			t.Errorf("%d publications, want 2 (the first, and the final one with b)", published)
+		}
+	})
 }

@@ -21,33 +21,10 @@ import (
 //
 //	KUBEBUILDER_ASSETS=/work/main/e2e/bin go test -tags integration ./pkg/store/ -v
 func TestAPIServer(t *testing.T) {
-	assets := os.Getenv("KUBEBUILDER_ASSETS")
-	if assets == "" {
-		t.Fatal("KUBEBUILDER_ASSETS must name a directory holding etcd and kube-apiserver (e.g. e2e/bin)")
-	}
-	env := &envtest.Environment{BinaryAssetsDirectory: assets}
-	cfg, err := env.Start()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := env.Stop(); err != nil {
-			t.Error(err)
-		}
-	})
 	// Each replica gets its own uncached client, as each webhook pod has its own connection.
-	newClient := func(t *testing.T) client.Client {
-		c, err := client.New(cfg, client.Options{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return c
-	}
+	newClient := apiServer(t)
 	ctx := context.Background()
 	admin := newClient(t)
-	if err := admin.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: testNS}}); err != nil {
-		t.Fatal(err)
-	}
 	clean := func(t *testing.T) {
 		t.Cleanup(func() {
 			err := admin.DeleteAllOf(ctx, &corev1.ConfigMap{}, client.InNamespace(testNS), client.MatchingLabels{LabelManagedBy: ManagedBy})
@@ -141,4 +118,34 @@ func TestAPIServer(t *testing.T) {
 		t.Logf("10,000 workloads in the API server: %d shards, largest ConfigMap %d bytes as read back (managedFields %d bytes); %.0f bytes per workload compressed, %.0f raw",
 			len(shards), largest, managed, float64(st.PayloadBytes)/10000, float64(st.RawBytes)/10000)
 	})
+}
+
+// apiServer starts a kube-apiserver and etcd (envtest) with the namespace testNS, and returns
+// a function making clients of it.
+func apiServer(t *testing.T) func(*testing.T) client.Client {
+	assets := os.Getenv("KUBEBUILDER_ASSETS")
+	if assets == "" {
+		t.Fatal("KUBEBUILDER_ASSETS must name a directory holding etcd and kube-apiserver (e.g. e2e/bin)")
+	}
+	env := &envtest.Environment{BinaryAssetsDirectory: assets}
+	cfg, err := env.Start()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := env.Stop(); err != nil {
+			t.Error(err)
+		}
+	})
+	newClient := func(t *testing.T) client.Client {
+		c, err := client.New(cfg, client.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	if err := newClient(t).Create(context.Background(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: testNS}}); err != nil {
+		t.Fatal(err)
+	}
+	return newClient
 }

@@ -6,12 +6,12 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"hash/fnv"
 	"io"
 	"strconv"
 	"strings"
+	"sync"
 
 	corev1 "k8s.io/api/core/v1"
 
@@ -30,47 +30,83 @@ const (
 	AnnotationCopiedFrom = "pod-security-advisor.io/copied-from"
 	AnnotationReason     = "pod-security-advisor.io/corrupt-reason"
 	PayloadKey           = "state.json.gz"
-	ReadmeKey            = "README"
+	// RawSizeKey holds the uncompressed size of PayloadKey in bytes (decimal). Shards written
+	// before it existed have none.
+	RawSizeKey = "state.json.bytes"
+	ReadmeKey  = "README"
 )
 
-// maxDecompressed bounds what one shard may inflate to, so a hostile or broken payload cannot
-// exhaust memory: a shard is at most ~1 MiB compressed and JSON state compresses ~10-30×.
-const maxDecompressed = 256 << 20
+// Inflation bounds. A shard holds at most DefaultMaxRawBytes of JSON: about 500 workloads of
+// ~2 KiB, so 100,000 workloads take 256 shards (1024 shards, the most, hold five times that)
+// and a flush rewrites only small shards; and a reader needs a few MiB per shard whatever a
+// hostile payload claims. Decode accepts twice that, so a later release may raise the bound
+// without this one calling its shards corrupt. Shards without RawSizeKey were written by a
+// release that bounded only the compressed size (~900 KiB, at ~20:1 about 18 MiB of JSON):
+// they are read up to maxLegacyDecoded, and rewritten bounded at their next save.
+const (
+	DefaultMaxRawBytes = 1 << 20
+	maxDecoded         = 2 * DefaultMaxRawBytes
+	maxLegacyDecoded   = 64 << 20
+)
 
 // Decode reads the aggregate stored in one state shard. It fails on a missing payload, bad
-// gzip, bad JSON or another schema version; the caller decides what to do with the shard.
+// gzip, a payload that inflates beyond its bound (or not to the size RawSizeKey says), bad
+// JSON or another schema version; the caller decides what to do with the shard.
 func Decode(cm *corev1.ConfigMap) (*aggregate.Aggregate, error) {
+	agg, _, err := decodeRaw(cm)
+	return agg, err
+}
+
+// decodeRaw is Decode that also returns the size of the JSON.
+func decodeRaw(cm *corev1.ConfigMap) (*aggregate.Aggregate, int, error) {
+	fail := func(err error) (*aggregate.Aggregate, int, error) {
+		return nil, 0, fmt.Errorf("configmap %s/%s: %w", cm.Namespace, cm.Name, err)
+	}
 	payload, ok := cm.BinaryData[PayloadKey]
 	if !ok {
-		return nil, fmt.Errorf("configmap %s/%s: no binaryData[%q]", cm.Namespace, cm.Name, PayloadKey)
+		return fail(fmt.Errorf("no binaryData[%q]", PayloadKey))
+	}
+	limit, exact := maxLegacyDecoded, -1
+	if s, ok := cm.Data[RawSizeKey]; ok {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 0 || n > maxDecoded {
+			return fail(fmt.Errorf("data[%q] = %.20q: want a size of at most %d bytes", RawSizeKey, s, maxDecoded))
+		}
+		limit, exact = n, n
 	}
 	zr, err := gzip.NewReader(bytes.NewReader(payload))
 	if err != nil {
-		return nil, fmt.Errorf("configmap %s/%s: %w", cm.Namespace, cm.Name, err)
+		return fail(err)
 	}
-	raw, err := io.ReadAll(io.LimitReader(zr, maxDecompressed+1))
-	if err == nil && len(raw) > maxDecompressed {
-		err = errors.New("state larger than 256 MiB")
-	}
-	if err != nil {
-		return nil, fmt.Errorf("configmap %s/%s: %w", cm.Namespace, cm.Name, err)
+	raw, err := io.ReadAll(io.LimitReader(zr, int64(limit)+1))
+	switch {
+	case err != nil:
+		return fail(err)
+	case len(raw) > limit && exact < 0:
+		return fail(fmt.Errorf("payload inflates beyond %d bytes", limit))
+	case exact >= 0 && len(raw) != exact:
+		return fail(fmt.Errorf("payload inflates to more or less than the %d bytes data[%q] says", exact, RawSizeKey))
 	}
 	agg := aggregate.New("")
-	if err := json.Unmarshal(raw, agg); err != nil {
-		return nil, fmt.Errorf("configmap %s/%s: %w", cm.Namespace, cm.Name, err)
+	// UnmarshalJSON checks the syntax itself; json.Unmarshal would scan the input once more.
+	if err := agg.UnmarshalJSON(raw); err != nil {
+		return fail(err)
 	}
-	return agg, nil
+	return agg, len(raw), nil
 }
 
 // encode returns the versioned JSON of agg and its gzip compression. The gzip header carries
 // no name or time, so equal state gives equal bytes and unchanged shards are not rewritten.
 func encode(agg *aggregate.Aggregate) (raw, compressed []byte, err error) {
-	raw, err = json.Marshal(agg)
+	// MarshalJSON's output is compact already; json.Marshal would compact it once more.
+	raw, err = agg.MarshalJSON()
 	if err != nil {
 		return nil, nil, err
 	}
 	var buf bytes.Buffer
-	zw, _ := gzip.NewWriterLevel(&buf, gzip.BestCompression)
+	zw := gzipWriters.Get().(*gzip.Writer)
+	defer gzipWriters.Put(zw)
+	zw.Reset(&buf)
 	if _, err := zw.Write(raw); err != nil {
 		return nil, nil, err
 	}
@@ -79,6 +115,14 @@ func encode(agg *aggregate.Aggregate) (raw, compressed []byte, err error) {
 	}
 	return raw, buf.Bytes(), nil
 }
+
+// gzipWriters are reused: a compressor allocates about 1 MiB of tables. The default level
+// compresses state about 5% worse than the best, and half again as fast: a flush spends
+// most of its time compressing the shards it rewrites.
+var gzipWriters = sync.Pool{New: func() any {
+	zw, _ := gzip.NewWriterLevel(nil, gzip.DefaultCompression)
+	return zw
+}}
 
 // shardOf places a workload: fnv-1a of "<namespace>/<kind>/<name>" modulo the shard count.
 // With power-of-two counts, doubling only ever moves a workload from shard i to i+S.
@@ -123,6 +167,24 @@ webhook has learned about the pods in this cluster (a gzip-compressed JSON docum
 binaryData[%q]). It is not the policy: the learned policy is in the ConfigMap %q.
 Do not edit it; deleting it only loses what no running replica still remembers.
 `, i, shards, PayloadKey, name+"-policy")
+}
+
+// labelShards is the shard count a shard says it was written with, 0 if none is valid.
+func labelShards(cm *corev1.ConfigMap) int {
+	c, err := strconv.Atoi(cm.Labels[LabelShards])
+	if err != nil || c <= 0 || c > maxShards {
+		return 0
+	}
+	return nextPow2(c)
+}
+
+// workloads counts the records of agg (its own counter is not kept by put).
+func workloads(agg *aggregate.Aggregate) int {
+	n := 0
+	for _, ns := range agg.Namespaces {
+		n += len(ns.Workloads)
+	}
+	return n
 }
 
 func nextPow2(n int) int {

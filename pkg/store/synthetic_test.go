@@ -38,11 +38,3 @@ func sameState(t testing.TB, got, want *aggregate.Aggregate) {
 			workloads(got), len(g), workloads(want), len(w))
 	}
 }
-
-func workloads(a *aggregate.Aggregate) int {
-	n := 0
-	for _, ns := range a.Namespaces {
-		n += len(ns.Workloads)
-	}
-	return n
-}

@@ -1,0 +1,200 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	corev1 "k8s.io/api/core/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/client/fake"
+
+	"github.com/pod-security-advisor/pod-security-advisor/pkg/aggregate"
+)
+
+// countingReader counts the reads a Save makes.
+type countingReader struct {
+	client.Reader
+	gets, lists atomic.Int64
+}
+
+func (r *countingReader) Get(ctx context.Context, key client.ObjectKey, obj client.Object, opts ...client.GetOption) error {
+	r.gets.Add(1)
+	return r.Reader.Get(ctx, key, obj, opts...)
+}
+
+func (r *countingReader) List(ctx context.Context, list client.ObjectList, opts ...client.ListOption) error {
+	r.lists.Add(1)
+	return r.Reader.List(ctx, list, opts...)
+}
+
+// TestIncrementalSave: after a Load, saving a few changed workloads reads and writes only
+// their shards, by name, and lists nothing.
+func TestIncrementalSave(t *testing.T) {
+	c := fake.NewClientBuilder().Build()
+	const raw = 64 << 10
+	base := synthetic("r1", 0, 2000, 21)
+	mustSave(t, newStore(t, c, func(o *Options) { o.MaxRawBytes = raw }), base)
+
+	reads := &countingReader{Reader: c}
+	s := newStore(t, c, func(o *Options) { o.Reader, o.MaxRawBytes = reads, raw })
+	mustLoad(t, s)
+	shards := s.Stats().Shards
+	if shards < 16 {
+		t.Fatalf("%d shards: the test wants many", shards)
+	}
+	writes, lists := s.Stats().Writes, reads.lists.Load()
+	change := synthetic("r1", 5000, 3, 22)
+	if back := mustSave(t, s, change); workloads(back) != 0 {
+		t.Errorf("handed back %d workloads the caller already held", workloads(back))
+	}
+	touched := map[int]bool{}
+	for ns, nsw := range change.Namespaces {
+		for key := range nsw.Workloads {
+			touched[shardOf(ns, key, shards)] = true
+		}
+	}
+	st := s.Stats()
+	if got := st.Writes - writes; got != int64(len(touched)) || reads.lists.Load() != lists || reads.gets.Load() != int64(len(touched)) {
+		t.Errorf("saving 3 workloads of %d shards: %d writes, %d gets, %d lists; want %d, %d, 0",
+			len(touched), got, reads.gets.Load(), reads.lists.Load()-lists, len(touched), len(touched))
+	}
+	for _, cm := range stateMapsOnly(t, c) {
+		if n, ok := cm.Data[RawSizeKey]; !ok || n == "" {
+			t.Errorf("%s has no %s", cm.Name, RawSizeKey)
+		}
+	}
+	sameState(t, mustLoad(t, s), union(base, change))
+}
+
+// TestIncrementalReshard: a change that makes its shard outgrow the limit reshards the whole
+// state, and nothing is lost.
+func TestIncrementalReshard(t *testing.T) {
+	c := fake.NewClientBuilder().Build()
+	s := newStore(t, c, func(o *Options) { o.MaxRawBytes = 64 << 10 })
+	base := synthetic("r1", 0, 30, 23)
+	mustSave(t, s, base)
+	if s.Stats().Shards != 1 {
+		t.Fatalf("%d shards", s.Stats().Shards)
+	}
+	all := base
+	for i := range 20 {
+		more := synthetic("r1", 100+20*i, 20, uint64(24+i))
+		mustSave(t, s, more)
+		all = union(all, more)
+	}
+	st := s.Stats()
+	if st.Shards < 8 {
+		t.Errorf("%d shards for %d bytes of JSON under a %d limit", st.Shards, st.RawBytes, 64<<10)
+	}
+	for _, cm := range stateMapsOnly(t, c) {
+		if _, raw, err := decodeRaw(&cm); err != nil || raw > 64<<10 {
+			t.Errorf("%s: %d bytes of JSON, %v", cm.Name, raw, err)
+		}
+	}
+	sameState(t, mustLoad(t, s), all)
+}
+
+// TestOversizedWorkload: a workload that alone exceeds a shard's limits is refused and
+// reported; every other workload is saved, in its own shard or not.
+func TestOversizedWorkload(t *testing.T) {
+	for _, full := range []bool{false, true} {
+		c := fake.NewClientBuilder().Build()
+		s := newStore(t, c, func(o *Options) { o.InitialShards, o.MaxShardBytes = 4, 64<<10 })
+		base := synthetic("r1", 0, 100, 30)
+		if !full {
+			mustSave(t, s, base)
+		}
+		big := synthetic("r1", 500, 1, 31)
+		var ns, key string
+		for n, nsw := range big.Namespaces {
+			for k, w := range nsw.Workloads {
+				ns, key = n, k
+				r := rand.New(rand.NewPCG(1, 2))
+				for range 20000 { // random, so it does not compress
+					w.Images = append(w.Images, fmt.Sprintf("%016x", r.Uint64()))
+				}
+			}
+		}
+		changes := union(big, synthetic("r1", 200, 50, 32))
+		if full {
+			changes = union(changes, base)
+		}
+		_, err := s.Save(context.Background(), changes)
+		var se *SaveError
+		if !errors.As(err, &se) || !strings.Contains(err.Error(), ns+"/"+key) || se.Unsaved(ns, key) {
+			t.Fatalf("full %v: err %v", full, err)
+		}
+		if s.Stats().Oversized != 1 {
+			t.Errorf("oversized %d", s.Stats().Oversized)
+		}
+		want := union(base, synthetic("r1", 200, 50, 32))
+		sameState(t, mustLoad(t, s), want)
+	}
+}
+
+// failShard fails every write of one shard with a non-retriable error.
+func failShard(c client.Client, name string) *hookClient {
+	return &hookClient{Client: c, before: func(_ context.Context, obj client.Object) error {
+		if obj.GetName() == name {
+			return errors.New("admission webhook denied the request")
+		}
+		return nil
+	}}
+}
+
+// TestUnwritableShard: a shard the API server refuses does not stop the others; the error
+// names the unsaved workloads, and a reshard that cannot write a new shard keeps its
+// workloads in the old one.
+func TestUnwritableShard(t *testing.T) {
+	ctx := context.Background()
+	t.Run("incremental", func(t *testing.T) {
+		c := fake.NewClientBuilder().Build()
+		base := synthetic("r1", 0, 200, 40)
+		mustSave(t, newStore(t, c, func(o *Options) { o.InitialShards = 4 }), base)
+		s := newStore(t, c, func(o *Options) { o.Client = failShard(c, "psa-state-2") })
+		mustLoad(t, s)
+		change := synthetic("r1", 1000, 40, 41)
+		_, err := s.Save(ctx, change)
+		var se *SaveError
+		if !errors.As(err, &se) {
+			t.Fatalf("err %v", err)
+		}
+		saved := aggregate.New("")
+		for ns, nsw := range change.Namespaces {
+			for key, w := range nsw.Workloads {
+				if se.Unsaved(ns, key) != (shardOf(ns, key, 4) == 2) {
+					t.Errorf("%s/%s: unsaved %v", ns, key, se.Unsaved(ns, key))
+				}
+				if !se.Unsaved(ns, key) {
+					put(saved, ns, key, w)
+				}
+			}
+		}
+		sameState(t, mustLoad(t, s), union(base, saved))
+		if s.Stats().Unwritable != 1 {
+			t.Errorf("unwritable %d", s.Stats().Unwritable)
+		}
+	})
+	t.Run("reshard", func(t *testing.T) {
+		c := fake.NewClientBuilder().Build()
+		base := synthetic("r1", 0, 300, 42)
+		mustSave(t, newStore(t, c), base)
+		// Doubling 1 → 2 → 4…: shard 1 cannot be written, so shard 0 must keep its workloads.
+		s := newStore(t, c, func(o *Options) { o.Client, o.MaxRawBytes = failShard(c, "psa-state-1"), 256<<10 })
+		_, err := s.Save(ctx, synthetic("r1", 300, 10, 43))
+		if err == nil {
+			t.Fatal("no error")
+		}
+		sameState(t, union(mustLoad(t, s), base), mustLoad(t, s))
+	})
+}
+
+func stateMapsOnly(t *testing.T, c client.Reader) []corev1.ConfigMap {
+	shards, _ := stateMaps(t, c)
+	return shards
+}
