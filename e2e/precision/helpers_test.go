@@ -150,43 +150,7 @@ func learnVAP(t *testing.T, pod *corev1.Pod, ns, scope string) vap {
 }
 
 // parallel runs fn(0..n-1) on at most workers goroutines.
-func parallel(n int, fn func(i int)) {
-	var wg sync.WaitGroup
-	next := make(chan int)
-	for range min(workers, n) {
-		wg.Go(func() {
-			for i := range next {
-				fn(i)
-			}
-		})
-	}
-	for i := range n {
-		next <- i
-	}
-	close(next)
-	wg.Wait()
-}
-
-// errorList collects errors from goroutines; check fails the test with all of them counted
-// and the first ten, sorted, shown.
-type errorList struct {
-	mu   sync.Mutex
-	errs []string
-}
-
-func (e *errorList) add(format string, args ...any) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	e.errs = append(e.errs, fmt.Sprintf(format, args...))
-}
-
-func (e *errorList) check(t *testing.T, what string) {
-	t.Helper()
-	if len(e.errs) > 0 {
-		sort.Strings(e.errs)
-		t.Fatalf("%s: %d errors:\n  %s", what, len(e.errs), strings.Join(e.errs[:min(10, len(e.errs))], "\n  "))
-	}
-}
+func parallel(n int, fn func(i int)) { harness.Parallel(workers, n, fn) }
 
 // namespaces creates n namespaces named prefix-<run>-<i> with the given service accounts
 // ("default" among them is created too rather than awaited from the controller), and deletes
@@ -195,7 +159,7 @@ func namespaces(t *testing.T, c client.Client, prefix string, n int, labels func
 	t.Helper()
 	run := rand.String(5)
 	names := make([]string, n)
-	var errs errorList
+	var errs harness.ErrorList
 	parallel(n, func(i int) {
 		ctx := context.Background()
 		ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("%s-%s-%03d", prefix, run, i)}}
@@ -203,14 +167,14 @@ func namespaces(t *testing.T, c client.Client, prefix string, n int, labels func
 			ns.Labels = labels(i)
 		}
 		if err := c.Create(ctx, ns); err != nil {
-			errs.add("creating namespace %s: %v", ns.Name, err)
+			errs.Add("creating namespace %s: %v", ns.Name, err)
 			return
 		}
 		names[i] = ns.Name
 		for _, sa := range serviceAccounts {
 			err := c.Create(ctx, &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Namespace: ns.Name, Name: sa}})
 			if err != nil && !apierrors.IsAlreadyExists(err) {
-				errs.add("creating service account %s/%s: %v", ns.Name, sa, err)
+				errs.Add("creating service account %s/%s: %v", ns.Name, sa, err)
 			}
 		}
 	})
@@ -221,20 +185,20 @@ func namespaces(t *testing.T, c client.Client, prefix string, n int, labels func
 			}
 		})
 	})
-	errs.check(t, "creating namespaces")
+	errs.Check(t, "creating namespaces")
 	return names
 }
 
 // apply creates the policies and bindings, and deletes them when the test ends.
 func apply(t *testing.T, c client.Client, vaps []vap) {
 	t.Helper()
-	var errs errorList
+	var errs harness.ErrorList
 	created := make([][]client.Object, len(vaps))
 	parallel(len(vaps), func(i int) {
 		for _, obj := range []*unstructured.Unstructured{vaps[i].policy, vaps[i].binding} {
 			obj := obj.DeepCopy()
 			if err := c.Create(context.Background(), obj); err != nil {
-				errs.add("creating %s %s: %v", obj.GetKind(), obj.GetName(), err)
+				errs.Add("creating %s %s: %v", obj.GetKind(), obj.GetName(), err)
 				return
 			}
 			created[i] = append(created[i], obj)
@@ -247,7 +211,7 @@ func apply(t *testing.T, c client.Client, vaps []vap) {
 			}
 		})
 	})
-	errs.check(t, "applying the learned policies")
+	errs.Check(t, "applying the learned policies")
 }
 
 // probe is the pod whose denial shows a learned policy is in effect (harness.PrivilegedProbe).
