@@ -20,6 +20,7 @@ import (
 const (
 	FormatPSS       = "pss"
 	FormatVAP       = "vap"
+	FormatVAPShared = "vap-shared"
 	FormatPSP       = "psp"
 	FormatReport    = "report"
 	FormatAggregate = "aggregate"
@@ -27,7 +28,7 @@ const (
 
 // Formats and Scopes list the accepted values of Options.Format and Options.Scope.
 var (
-	Formats = []string{FormatPSS, FormatVAP, FormatPSP, FormatReport, FormatAggregate}
+	Formats = []string{FormatPSS, FormatVAP, FormatVAPShared, FormatPSP, FormatReport, FormatAggregate}
 	Scopes  = []string{ScopeCluster, ScopeNamespace, ScopeServiceAccount}
 )
 
@@ -62,6 +63,11 @@ func Render(w io.Writer, agg *aggregate.Aggregate, opts Options) error {
 		return renderPSS(w, agg)
 	case FormatVAP:
 		return renderVAP(w, units(agg, scope), scope, opts.Enforce)
+	case FormatVAPShared:
+		if scope != ScopeNamespace {
+			return fmt.Errorf("format %s learns per namespace: scope %s is not supported (use %s)", FormatVAPShared, scope, FormatVAP)
+		}
+		return renderVAPShared(w, units(agg, scope), opts.Enforce)
 	case FormatPSP:
 		return renderPSP(w, units(agg, scope), scope)
 	case FormatReport:
