@@ -36,7 +36,8 @@ var (
 type Options struct {
 	Format string // one of Formats
 	// Scope is what one policy object covers: the whole cluster, a namespace (the default), or
-	// a service account of a namespace. PSS labels, the report and the aggregate ignore it.
+	// a service account of a namespace. PSS labels, vap-shared (learned per namespace), the
+	// report and the aggregate ignore it.
 	Scope string
 	// Enforce binds VAPs with validationActions [Deny] instead of [Warn, Audit].
 	Enforce bool
@@ -64,10 +65,7 @@ func Render(w io.Writer, agg *aggregate.Aggregate, opts Options) error {
 	case FormatVAP:
 		return renderVAP(w, units(agg, scope), scope, opts.Enforce)
 	case FormatVAPShared:
-		if scope != ScopeNamespace {
-			return fmt.Errorf("format %s learns per namespace: scope %s is not supported (use %s)", FormatVAPShared, scope, FormatVAP)
-		}
-		return renderVAPShared(w, units(agg, scope), opts.Enforce)
+		return renderVAPShared(w, units(agg, ScopeNamespace), opts.Enforce)
 	case FormatPSP:
 		return renderPSP(w, units(agg, scope), scope)
 	case FormatReport:

@@ -283,6 +283,9 @@ func renderVAPShared(w io.Writer, us []*unit, enforce bool) error {
 		}
 		docs[i] = doc
 	}
+	if len(us) == 0 {
+		return s.err // nothing learned: no policy either
+	}
 	s.doc(sharedPolicy())
 	s.doc(sharedBinding(actions))
 	for i, u := range us {
@@ -338,7 +341,11 @@ func sharedPolicy() *admv1.ValidatingAdmissionPolicy {
 				podRule(admv1.Create, "pods"),
 				podRule(admv1.Update, "pods/ephemeralcontainers"),
 			}},
-			Variables: []admv1.Variable{{Name: "learned", Expression: fmt.Sprintf("has(%s) ? %s : {}", ann, ann)}},
+			Variables: []admv1.Variable{
+				{Name: "learned", Expression: fmt.Sprintf("has(%s) ? %s : {}", ann, ann)},
+				{Name: learnedFromVar, Expression: fmt.Sprintf("'learned from ' + (%[1]s in %[2]s ? %[2]s[%[1]s] : '?') +\n  (%[1]s in %[2]s && %[2]s[%[1]s] == '1' ? ' workload' : ' workloads')",
+					quote(learnedWorkloads), learnedVar)},
+			},
 		},
 	}
 	for _, c := range sharedChecks {
@@ -384,26 +391,27 @@ func rangesVariable(name string) string {
 // picked by index: list slicing needs Kubernetes 1.34.
 func sharedMessage(c sharedCheck) string {
 	ref := referenceRestrictions()[c.name]
-	workloads := quote(learnedWorkloads)
-	from := fmt.Sprintf("'; learned from ' + (%s in %s ? %s[%s] : '?') + (%s in %s && %s[%s] == '1' ? ' workload' : ' workloads')",
-		workloads, learnedVar, learnedVar, workloads, workloads, learnedVar, learnedVar, workloads)
-	where := "' in namespace ' + namespaceObject.metadata.name"
-	none := fmt.Sprintf("'no observed pod' + %s + ' ' + %s + %s", where, quote(ref.none), from)
+	where := func(lead string) string { return quote(lead+" in namespace ") + " + namespaceObject.metadata.name + " }
+	none := where("no observed pod") + quote(" "+ref.none+"; ") + " + variables." + learnedFromVar
 	if c.word == "" {
 		return none
 	}
-	entries := fmt.Sprintf("%s[%s].split('\\n').filter(e, e != '')", learnedVar, quote(learnedPrefix+c.name))
+	entries := fmt.Sprintf("variables.%s.split('\\n').filter(e, e != '')", c.name)
 	word := func(e string) string {
 		if c.name == "hostPathReadOnly" {
 			return quote(c.word) + " + " + e + " + ' ro'"
 		}
 		return quote(c.word) + " + " + e
 	}
-	return fmt.Sprintf("%s.size() == 0 ?\n  %s :\n  'observed pods' + %s + ' only use ' +\n"+
+	return fmt.Sprintf("%s.size() == 0 ?\n  %s :\n  %s' only use ' +\n"+
 		"  (%s.size() <= 8 ? %s.map(e, %s).join(', ') :\n"+
-		"    [0, 1, 2, 3, 4, 5, 6, 7].map(i, %s).join(', ') + ', and ' + string(%s.size() - 8) + ' more') + %s",
-		entries, none, where, entries, entries, word("e"), word(entries+"[i]"), entries, from)
+		"    [0, 1, 2, 3, 4, 5, 6, 7].map(i, %s).join(', ') + ', and ' + string(%s.size() - 8) + ' more') +\n"+
+		"  '; ' + variables.%s",
+		entries, none, where("observed pods"), entries, entries, word("e"), word(entries+"[i]"), entries, learnedFromVar)
 }
+
+// learnedFromVar names the variable that says how many workloads a namespace was learned from.
+const learnedFromVar = "learnedFrom"
 
 // sharedBinding binds the shared policy to the namespaces labelled with the encoding version
 // (match conditions cannot read namespaceObject; a label selector is also the cheapest test).
