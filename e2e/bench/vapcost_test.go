@@ -2,6 +2,7 @@ package bench
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -35,8 +36,12 @@ import (
 )
 
 // vapcostEnv lists the numbers of namespaces whose policies TestVAPCost binds, in steps
-// (`make bench` sets it). Unset, the test is skipped.
-const vapcostEnv = "E2E_VAPCOST"
+// (`make bench` sets it). Unset, the test is skipped. vapcostFormatEnv picks the rendering:
+// vap (one policy per namespace, the default) or vap-shared.
+const (
+	vapcostEnv       = "E2E_VAPCOST"
+	vapcostFormatEnv = "E2E_VAPCOST_FORMAT"
+)
 
 const (
 	// workloadsPerNamespace is the target's density: 100,000 workloads in 5,000 namespaces.
@@ -76,7 +81,7 @@ func TestVAPCost(t *testing.T) {
 	for i := range names {
 		names[i] = fmt.Sprintf("%s%04d", nsPrefix, i)
 	}
-	opts := render.Options{Format: render.FormatVAP, Enforce: true}
+	opts := render.Options{Format: cmp.Or(os.Getenv(vapcostFormatEnv), render.FormatVAP), Enforce: true}
 	policies := b.render(learned(names), opts)
 	b.createNamespaces(names)
 
@@ -286,6 +291,22 @@ func (b *bench) createNamespaces(names []string) {
 		b.t.Fatal(err)
 	}
 	b.timed = restrictedPod(names[0])
+	// The controller manager gives each new namespace a ServiceAccount and a ConfigMap; the
+	// baseline waits until that work is done.
+	harness.Eventually(b.t, 10*time.Minute, "the controller manager done with the namespaces", func() error {
+		sas := &corev1.ServiceAccountList{}
+		cms := &corev1.ConfigMapList{}
+		if err := b.c.List(context.Background(), sas, client.MatchingFields{"metadata.name": "default"}); err != nil {
+			return err
+		}
+		if err := b.c.List(context.Background(), cms, client.MatchingFields{"metadata.name": "kube-root-ca.crt"}); err != nil {
+			return err
+		}
+		if len(sas.Items) < len(names) || len(cms.Items) < len(names) {
+			return fmt.Errorf("%d default ServiceAccounts and %d kube-root-ca.crt ConfigMaps for %d namespaces", len(sas.Items), len(cms.Items), len(names))
+		}
+		return nil
+	})
 }
 
 // bind creates the rendered objects of the namespaces (and the cluster-wide ones, first).
