@@ -60,8 +60,8 @@ type sharedCheck struct {
 	expr string
 	// entries are the annotation's values, unescaped, for a profile the restriction applies to.
 	entries func(attributes.Profile) []string
-	// word shows an entry in a message, as Allowances would ("capability " + e).
-	word string
+	// noun names the entries in the message ("capabilities"); empty for value-free checks.
+	noun string
 }
 
 // valueFree are the restrictions whose expression is the same whatever was learned: the
@@ -100,9 +100,11 @@ func buildSharedChecks() []sharedCheck {
 	}
 	v := func(name string) string { return "variables." + name }
 	ranges := func(name string) string { return v(name + "Ranges") }
+	// A single value is one string search; the ranges are parsed only when there are some.
 	inRanges := func(name, x string) string {
-		return fmt.Sprintf("%s.exists(r, r[0] <= %s && %s <= r[1])", ranges(name), x, x)
+		return fmt.Sprintf(`(%s.contains('\n' + string(%s) + '\n') || %s.exists(r, r[0] <= %s && %s <= r[1]))`, v(name), x, ranges(name), x, x)
 	}
+	hasEntry := func(name, entry string) string { return v(name) + ".contains(" + entryLiteral(entry) + ")" }
 	list := func(values []string) []string { return values }
 	rangeEntries := func(rs attributes.Ranges) []string {
 		out := make([]string, len(rs))
@@ -119,7 +121,7 @@ func buildSharedChecks() []sharedCheck {
 		return out
 	}
 	idCheck := func(name string) string {
-		return allContainers(effective([]string{name}, func(x string) string { return inRanges(name, x) }, member(v(name), "'"+unsetEntry+"'")))
+		return allContainers(effective([]string{name}, func(x string) string { return inRanges(name, x) }, hasEntry(name, unsetEntry)))
 	}
 	pathIn := func(name, x string) string {
 		return fmt.Sprintf("%s || (%s.endsWith('/') && %s)", member(v(name), x), x, member(v(name), x+".substring(0, "+x+".size() - 1)"))
@@ -133,35 +135,35 @@ func buildSharedChecks() []sharedCheck {
 		}
 	}
 	checks := []sharedCheck{
-		{name: "addedCapabilities", word: "capability ", entries: func(p attributes.Profile) []string { return p.AddedCapabilities },
+		{name: "addedCapabilities", noun: "capabilities", entries: func(p attributes.Profile) []string { return p.AddedCapabilities },
 			expr: allContainers(unsetOr("c", []string{"securityContext", "capabilities", "add"},
 				ctrSC+".capabilities.add.all(a,\n  "+member(v("addedCapabilities"), "a.trim().upperAscii()")+" ||\n  "+
 					"(a.trim().upperAscii().startsWith('CAP_') && "+member(v("addedCapabilities"), "a.trim().upperAscii().substring(4)")+")\n)"))},
-		{name: "runAsUser", word: "runAsUser ", entries: func(p attributes.Profile) []string { return idEntries(p.RunAsUser) }, expr: idCheck("runAsUser")},
-		{name: "runAsGroup", word: "runAsGroup ", entries: func(p attributes.Profile) []string { return idEntries(p.RunAsGroup) }, expr: idCheck("runAsGroup")},
-		{name: "fsGroup", word: "fsGroup ", entries: func(p attributes.Profile) []string { return idEntries(p.FSGroup) },
-			expr: fmt.Sprintf("(%s) ?\n  %s :\n  %s", has("object.spec", "securityContext", "fsGroup"), inRanges("fsGroup", podSC+".fsGroup"), member(v("fsGroup"), "'"+unsetEntry+"'"))},
-		{name: "supplementalGroups", word: "supplementalGroups ", entries: func(p attributes.Profile) []string { return rangeEntries(p.SupplementalGroups) },
+		{name: "runAsUser", noun: "runAsUser values", entries: func(p attributes.Profile) []string { return idEntries(p.RunAsUser) }, expr: idCheck("runAsUser")},
+		{name: "runAsGroup", noun: "runAsGroup values", entries: func(p attributes.Profile) []string { return idEntries(p.RunAsGroup) }, expr: idCheck("runAsGroup")},
+		{name: "fsGroup", noun: "fsGroup values", entries: func(p attributes.Profile) []string { return idEntries(p.FSGroup) },
+			expr: fmt.Sprintf("(%s) ?\n  %s :\n  %s", has("object.spec", "securityContext", "fsGroup"), inRanges("fsGroup", podSC+".fsGroup"), hasEntry("fsGroup", unsetEntry))},
+		{name: "supplementalGroups", noun: "supplementalGroups", entries: func(p attributes.Profile) []string { return rangeEntries(p.SupplementalGroups) },
 			expr: unsetOrLn("object.spec", []string{"securityContext", "supplementalGroups"}, podSC+".supplementalGroups.all(g, "+inRanges("supplementalGroups", "g")+")")},
-		{name: "volumeTypes", word: "volume ", entries: func(p attributes.Profile) []string { return p.VolumeTypes },
-			expr: unsetOr("object.spec", []string{"volumes"}, "object.spec.volumes.all(v,\n  "+volumeTypesCheck(func(t string) string { return member(v("volumeTypes"), "'"+t+"'") })+"\n)")},
-		{name: "hostPaths", word: "hostPath ", entries: func(p attributes.Profile) []string { return hostPathEntries(p.HostPaths, false) },
+		{name: "volumeTypes", noun: "volume types", entries: func(p attributes.Profile) []string { return p.VolumeTypes },
+			expr: unsetOr("object.spec", []string{"volumes"}, "object.spec.volumes.all(v,\n  "+volumeTypesCheck(func(t string) string { return hasEntry("volumeTypes", t) })+"\n)")},
+		{name: "hostPaths", noun: "hostPaths", entries: func(p attributes.Profile) []string { return hostPathEntries(p.HostPaths, false) },
 			expr: unsetOr("object.spec", []string{"volumes"}, "object.spec.volumes.all(v,\n  !has(v.hostPath) ||\n  "+pathIn("hostPaths", "v.hostPath.path")+"\n)")},
-		{name: "hostPathReadOnly", word: "hostPath ", entries: func(p attributes.Profile) []string { return hostPathEntries(p.HostPaths, true) },
+		{name: "hostPathReadOnly", noun: "hostPaths mounted only read-only", entries: func(p attributes.Profile) []string { return hostPathEntries(p.HostPaths, true) },
 			expr: allContainers(fmt.Sprintf("!has(c.volumeMounts) || c.volumeMounts.all(m,\n  !(m.name in variables.%s) || (has(m.readOnly) && m.readOnly == true)\n)", sharedReadOnlyVolumes))},
-		{name: "flexVolumeDrivers", word: "flexVolume driver ", entries: func(p attributes.Profile) []string { return list(p.FlexVolumeDrivers) },
+		{name: "flexVolumeDrivers", noun: "flexVolume drivers", entries: func(p attributes.Profile) []string { return list(p.FlexVolumeDrivers) },
 			expr: unsetOr("object.spec", []string{"volumes"}, "object.spec.volumes.all(v, !has(v.flexVolume) || "+member(v("flexVolumeDrivers"), "v.flexVolume.driver")+")")},
-		{name: "csiDrivers", word: "csi driver ", entries: func(p attributes.Profile) []string { return list(p.CSIDrivers) },
+		{name: "csiDrivers", noun: "CSI drivers", entries: func(p attributes.Profile) []string { return list(p.CSIDrivers) },
 			expr: unsetOr("object.spec", []string{"volumes"}, "object.spec.volumes.all(v, !has(v.csi) || "+member(v("csiDrivers"), "v.csi.driver")+")")},
-		{name: "hostPorts", word: "hostPort ", entries: func(p attributes.Profile) []string { return rangeEntries(p.HostPorts) },
+		{name: "hostPorts", noun: "hostPorts", entries: func(p attributes.Profile) []string { return rangeEntries(p.HostPorts) },
 			expr: allContainers("!has(c.ports) || c.ports.all(p, !has(p.hostPort) || p.hostPort == 0 || " + inRanges("hostPorts", "p.hostPort") + ")")},
-		{name: "sysctls", word: "sysctl ", entries: func(p attributes.Profile) []string { return p.Sysctls },
+		{name: "sysctls", noun: "sysctls", entries: func(p attributes.Profile) []string { return p.Sysctls },
 			expr: unsetOrLn("object.spec", []string{"securityContext", "sysctls"}, podSC+".sysctls.all(s, "+member(v("sysctls"), "s.name")+")")},
-		{name: "seccompProfiles", word: "seccomp ", entries: func(p attributes.Profile) []string { return p.SeccompProfiles },
-			expr: allContainers(effective([]string{"seccompProfile"}, profile("seccompProfiles"), member(v("seccompProfiles"), "'"+attributes.ProfileUnset+"'")))},
-		{name: "appArmorProfiles", word: "appArmor ", entries: func(p attributes.Profile) []string { return p.AppArmorProfiles },
-			expr: allContainers(effective([]string{"appArmorProfile"}, profile("appArmorProfiles"), member(v("appArmorProfiles"), "'"+attributes.ProfileUnset+"'")))},
-		{name: "seLinuxOptions", word: "seLinux ", entries: selinuxEntries,
+		{name: "seccompProfiles", noun: "seccomp profiles", entries: func(p attributes.Profile) []string { return p.SeccompProfiles },
+			expr: allContainers(effective([]string{"seccompProfile"}, profile("seccompProfiles"), hasEntry("seccompProfiles", attributes.ProfileUnset)))},
+		{name: "appArmorProfiles", noun: "AppArmor profiles", entries: func(p attributes.Profile) []string { return p.AppArmorProfiles },
+			expr: allContainers(effective([]string{"appArmorProfile"}, profile("appArmorProfiles"), hasEntry("appArmorProfiles", attributes.ProfileUnset)))},
+		{name: "seLinuxOptions", noun: "SELinux options", entries: selinuxEntries,
 			expr: allContainers(effective([]string{"seLinuxOptions"}, func(o string) string {
 				parts := make([]string, 4)
 				for i, f := range []string{"user", "role", "type", "level"} {
@@ -169,10 +171,10 @@ func buildSharedChecks() []sharedCheck {
 				}
 				return fmt.Sprintf(`%s.contains('\n' + %s + '\n')`, v("seLinuxOptions"), strings.Join(parts, " + '\\t' + "))
 			}, "true"))},
-		{name: "procMountTypes", word: "procMount ", entries: func(p attributes.Profile) []string { return p.ProcMountTypes },
+		{name: "procMountTypes", noun: "procMount types", entries: func(p attributes.Profile) []string { return p.ProcMountTypes },
 			expr: allContainers(member(v("procMountTypes"), fmt.Sprintf("((%s && %s.procMount != '') ? %s.procMount : 'Default')",
 				has("c", "securityContext", "procMount"), ctrSC, ctrSC)))},
-		{name: "probeHosts", word: "probe host ", entries: func(p attributes.Profile) []string { return p.ProbeHosts },
+		{name: "probeHosts", noun: "probe and lifecycle hook hosts", entries: func(p attributes.Profile) []string { return p.ProbeHosts },
 			expr: allContainers(probeHandlersCheck(func(host string) string { return host + " == '' || " + member(v("probeHosts"), host) }))},
 	}
 	for _, name := range valueFree {
@@ -343,8 +345,6 @@ func sharedPolicy() *admv1.ValidatingAdmissionPolicy {
 			}},
 			Variables: []admv1.Variable{
 				{Name: "learned", Expression: fmt.Sprintf("has(%s) ? %s : {}", ann, ann)},
-				{Name: learnedFromVar, Expression: fmt.Sprintf("'learned from ' + (%[1]s in %[2]s ? %[2]s[%[1]s] : '?') +\n  (%[1]s in %[2]s && %[2]s[%[1]s] == '1' ? ' workload' : ' workloads')",
-					quote(learnedWorkloads), learnedVar)},
 			},
 		},
 	}
@@ -366,52 +366,45 @@ func sharedPolicy() *admv1.ValidatingAdmissionPolicy {
 					").map(v, v.name) :\n  []"})
 		}
 		p.Spec.Validations = append(p.Spec.Validations, admv1.Validation{
-			Expression:        fmt.Sprintf("!(%s in %s) || (\n%s\n)", key, learnedVar, c.expr),
-			Message:           "the pod uses more than the pods observed in its namespace (" + learnedPrefix + c.name + ")",
-			MessageExpression: sharedMessage(c),
-			Reason:            &reason,
+			Expression: fmt.Sprintf("!(%s in %s) || (\n%s\n)", key, learnedVar, c.expr),
+			Message:    sharedMessage(c),
+			Reason:     &reason,
 		})
 	}
 	return p
 }
 
-// rangesVariable parses the entries of a numeric restriction ("5", "1000-1999", "unset") into
-// [min, max] pairs. The dash is looked for after the first character, so a negative bound
-// parses too.
+// rangesVariable parses the ranges among the entries of a numeric restriction ("1000-1999";
+// single values and "unset" are found by string search) into [min, max] pairs, and only when
+// the annotation holds a dash at all. The dash is looked for after the first character, so a
+// negative bound parses too and a negative single value is no range.
 func rangesVariable(name string) string {
 	key := quote(learnedPrefix + name)
-	return fmt.Sprintf("%s in %s ?\n  %s[%s].split('\\n').filter(e, e != '' && e != '%s').map(e,\n"+
-		"    e.indexOf('-', 1) < 0 ? [int(e), int(e)] :\n"+
+	return fmt.Sprintf("%[1]s in %[2]s && %[2]s[%[1]s].contains('-') ?\n"+
+		"  %[2]s[%[1]s].split('\\n').filter(e, e.size() > 1 && e.indexOf('-', 1) > 0).map(e,\n"+
 		"    [int(e.substring(0, e.indexOf('-', 1))), int(e.substring(e.indexOf('-', 1) + 1))]) :\n  []",
-		key, learnedVar, learnedVar, key, unsetEntry)
+		key, learnedVar)
 }
 
-// sharedMessage says what was learned, as the per-namespace policy's messages do: the
-// namespace, the entries (the first eight), and from how many workloads. The first eight are
-// picked by index: list slicing needs Kubernetes 1.34.
+// entryLiteral is the CEL literal of one entry as the annotation holds it: escaped, between
+// newlines.
+func entryLiteral(entry string) string {
+	return strings.ReplaceAll(quote("\n"+escapeEntry(entry)+"\n"), `\x0a`, `\n`)
+}
+
+// sharedMessage says which annotation of the pod's Namespace holds what was learned. It is
+// static: the API server evaluates every messageExpression of a policy on every request, denied
+// or not, and spelling out the entries there cost more than all the validations together.
 func sharedMessage(c sharedCheck) string {
-	ref := referenceRestrictions()[c.name]
-	where := func(lead string) string { return quote(lead+" in namespace ") + " + namespaceObject.metadata.name + " }
-	none := where("no observed pod") + quote(" "+ref.none+"; ") + " + variables." + learnedFromVar
-	if c.word == "" {
-		return none
+	where := " (Namespace annotation " + learnedPrefix + c.name + ")"
+	if c.noun == "" {
+		return "no observed pod in this namespace " + referenceRestrictions()[c.name].none + where
 	}
-	entries := fmt.Sprintf("variables.%s.split('\\n').filter(e, e != '')", c.name)
-	word := func(e string) string {
-		if c.name == "hostPathReadOnly" {
-			return quote(c.word) + " + " + e + " + ' ro'"
-		}
-		return quote(c.word) + " + " + e
+	if c.name == "hostPathReadOnly" {
+		return "observed pods in this namespace only mount read-only the hostPaths listed" + where
 	}
-	return fmt.Sprintf("%s.size() == 0 ?\n  %s :\n  %s' only use ' +\n"+
-		"  (%s.size() <= 8 ? %s.map(e, %s).join(', ') :\n"+
-		"    [0, 1, 2, 3, 4, 5, 6, 7].map(i, %s).join(', ') + ', and ' + string(%s.size() - 8) + ' more') +\n"+
-		"  '; ' + variables.%s",
-		entries, none, where("observed pods"), entries, entries, word("e"), word(entries+"[i]"), entries, learnedFromVar)
+	return "observed pods in this namespace only use the " + c.noun + " listed" + where
 }
-
-// learnedFromVar names the variable that says how many workloads a namespace was learned from.
-const learnedFromVar = "learnedFrom"
 
 // sharedBinding binds the shared policy to the namespaces labelled with the encoding version
 // (match conditions cannot read namespaceObject; a label selector is also the cheapest test).

@@ -126,27 +126,33 @@ func TestSELinuxEntries(t *testing.T) {
 	}
 }
 
-// TestRangeEntriesParse: the entries of numeric restrictions parse back, as rangesVariable
-// parses them (the dash looked for from the second character), to the learned ranges.
+// TestRangeEntriesParse: a single value's entry is the decimal the policy searches for
+// (string(x)), and a range's entry parses back, as rangesVariable parses it (the dash looked
+// for from the second character), to the learned range; negative bounds included.
 func TestRangeEntriesParse(t *testing.T) {
 	rs := attributes.Ranges{{Min: -7, Max: -3}, {Min: -1, Max: -1}, {Min: 0, Max: 0}, {Min: 5, Max: 9}, {Min: 1000, Max: 65535}}
 	for _, r := range rs {
 		e := r.String()
-		var lo, hi int64
-		var err1, err2 error
-		if i := strings.Index(e[1:], "-"); i < 0 {
-			lo, err1 = strconv.ParseInt(e, 10, 64)
-			hi, err2 = lo, nil
-		} else {
-			lo, err1 = strconv.ParseInt(e[:i+1], 10, 64)
-			hi, err2 = strconv.ParseInt(e[i+2:], 10, 64)
+		i := -1
+		if len(e) > 1 {
+			if j := strings.Index(e[1:], "-"); j >= 0 {
+				i = j + 1
+			}
 		}
-		if err1 != nil || err2 != nil || lo != r.Min || hi != r.Max {
+		if r.Min == r.Max {
+			if i > 0 || e != strconv.FormatInt(r.Min, 10) {
+				t.Errorf("single value %d: entry %q is not its decimal, or parses as a range", r.Min, e)
+			}
+			continue
+		}
+		lo, err1 := strconv.ParseInt(e[:max(i, 0)], 10, 64)
+		hi, err2 := strconv.ParseInt(e[i+1:], 10, 64)
+		if i <= 0 || err1 != nil || err2 != nil || lo != r.Min || hi != r.Max {
 			t.Errorf("entry %q of %+v parses to [%d, %d] (%v, %v)", e, r, lo, hi, err1, err2)
 		}
 	}
-	if !strings.Contains(rangesVariable("runAsUser"), "indexOf('-', 1)") {
-		t.Error("rangesVariable no longer looks for the dash from the second character; update this test")
+	if v := rangesVariable("runAsUser"); !strings.Contains(v, "e.size() > 1 && e.indexOf('-', 1) > 0") {
+		t.Errorf("rangesVariable no longer picks ranges as this test reads them; update the test:\n%s", v)
 	}
 }
 
