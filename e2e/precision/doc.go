@@ -12,6 +12,9 @@
 //     serviceaccount scope: a sample, where a pod of another service account is out of scope);
 //   - escalation denial: the policy learned from the minimal restricted pod denies every fail
 //     fixture of both levels;
+//   - the same two figures for the vap-shared rendering (one policy, the learned values on the
+//     Namespace), and shared agreement: for the policies learned from a sample of fixtures,
+//     every fixture is admitted or denied alike by the vap and the vap-shared rendering;
 //   - PSS agreement: the level `--format pss` recommends for a namespace holding only that pod
 //     admits it under Pod Security admission, and the next stricter level rejects it.
 //

@@ -13,7 +13,14 @@ import (
 // TestEscalationDenied: the VAP learned from the minimal restricted pod alone
 // (restricted/v1.N/pass/base.yaml), bound with [Deny], denies every fail fixture of both
 // levels: each asks for one privilege that pod never used.
-func TestEscalationDenied(t *testing.T) {
+func TestEscalationDenied(t *testing.T) { escalationDenied(t, render.FormatVAP, "escalation denial") }
+
+// TestSharedEscalationDenied is TestEscalationDenied with the vap-shared rendering.
+func TestSharedEscalationDenied(t *testing.T) {
+	escalationDenied(t, render.FormatVAPShared, "shared escalation denial")
+}
+
+func escalationDenied(t *testing.T, format, figure string) {
 	all, version := fixtures(t)
 	var base *psafixtures.Fixture
 	var fails []psafixtures.Fixture
@@ -30,14 +37,14 @@ func TestEscalationDenied(t *testing.T) {
 	}
 	c := newClient(t)
 	ns := namespaces(t, c, "prec-esc", 1, nil, "default")[0]
-	v := learnVAP(t, base.Pod, ns, render.ScopeNamespace)
+	v := learnPolicy(t, base.Pod, ns, format)
 	apply(t, c, []vap{v})
 	waitInEffect(t, c, []vap{v}, []*corev1.Pod{probe(ns, "")})
 	if got, msg := dryRun(c, onNamespace(base.Pod, ns), v.name()); got != admitted {
 		t.Fatalf("%s is not admitted by the policy learned from it: %s", base, msg)
 	}
 
-	ty := &tally{figure: "escalation denial", invalid: invalidFixtures(t, c)}
+	ty := &tally{figure: figure, invalid: invalidFixtures(t, c)}
 	parallel(len(fails), func(i int) {
 		got, msg := dryRun(c, onNamespace(fails[i].Pod, ns), v.name())
 		reason := msg
@@ -46,5 +53,5 @@ func TestEscalationDenied(t *testing.T) {
 		}
 		ty.record(fails[i].String(), got == deniedByPolicy, reason)
 	})
-	ty.report(t, fmt.Sprintf("fail fixtures (baseline and restricted) denied by the VAP learned from %s.yaml alone", base))
+	ty.report(t, fmt.Sprintf("fail fixtures (baseline and restricted) denied by the %s policy learned from %s.yaml alone", format, base))
 }

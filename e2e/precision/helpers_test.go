@@ -17,6 +17,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/rand"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"k8s.io/client-go/tools/clientcmd"
@@ -131,9 +132,11 @@ func decode(t *testing.T, data []byte) []*unstructured.Unstructured {
 	}
 }
 
-// vap is one rendered policy and its binding.
+// vap is one rendered policy and its binding, and for vap-shared the Namespace that carries
+// what was learned (the policy and binding are then the same for every namespace).
 type vap struct {
 	policy, binding *unstructured.Unstructured
+	namespace       *unstructured.Unstructured // nil for vap
 }
 
 func (v vap) name() string { return v.policy.GetName() }
@@ -149,44 +152,33 @@ func learnVAP(t *testing.T, pod *corev1.Pod, ns, scope string) vap {
 	return vap{policy: objs[0], binding: objs[1]}
 }
 
-// parallel runs fn(0..n-1) on at most workers goroutines.
-func parallel(n int, fn func(i int)) {
-	var wg sync.WaitGroup
-	next := make(chan int)
-	for range min(workers, n) {
-		wg.Go(func() {
-			for i := range next {
-				fn(i)
-			}
-		})
-	}
-	for i := range n {
-		next <- i
-	}
-	close(next)
-	wg.Wait()
-}
+// sharedRun suffixes the shared policy's name in this test process, so that runs on one
+// control plane do not share (and delete) each other's policy.
+var sharedRun = rand.String(5)
 
-// errorList collects errors from goroutines; check fails the test with all of them counted
-// and the first ten, sorted, shown.
-type errorList struct {
-	mu   sync.Mutex
-	errs []string
-}
-
-func (e *errorList) add(format string, args ...any) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	e.errs = append(e.errs, fmt.Sprintf(format, args...))
-}
-
-func (e *errorList) check(t *testing.T, what string) {
+// learnPolicy renders, in format vap or vap-shared, the enforcing policy learned from pod in ns
+// (namespace scope).
+func learnPolicy(t *testing.T, pod *corev1.Pod, ns, format string) vap {
 	t.Helper()
-	if len(e.errs) > 0 {
-		sort.Strings(e.errs)
-		t.Fatalf("%s: %d errors:\n  %s", what, len(e.errs), strings.Join(e.errs[:min(10, len(e.errs))], "\n  "))
+	if format == render.FormatVAP {
+		return learnVAP(t, pod, ns, render.ScopeNamespace)
 	}
+	objs := decode(t, learn(t, pod, ns, render.Options{Format: format, Enforce: true}))
+	if len(objs) != 3 || objs[0].GetKind() != "ValidatingAdmissionPolicy" || objs[1].GetKind() != "ValidatingAdmissionPolicyBinding" ||
+		objs[2].GetKind() != "Namespace" || objs[2].GetName() != ns {
+		t.Fatalf("learning %s: want a policy, a binding and Namespace %s, got %d objects", pod.Name, ns, len(objs))
+	}
+	name := objs[0].GetName() + "-" + sharedRun
+	objs[0].SetName(name)
+	objs[1].SetName(name)
+	if err := unstructured.SetNestedField(objs[1].Object, name, "spec", "policyName"); err != nil {
+		t.Fatal(err)
+	}
+	return vap{policy: objs[0], binding: objs[1], namespace: objs[2]}
 }
+
+// parallel runs fn(0..n-1) on at most workers goroutines.
+func parallel(n int, fn func(i int)) { harness.Parallel(workers, n, fn) }
 
 // namespaces creates n namespaces named prefix-<run>-<i> with the given service accounts
 // ("default" among them is created too rather than awaited from the controller), and deletes
@@ -195,7 +187,7 @@ func namespaces(t *testing.T, c client.Client, prefix string, n int, labels func
 	t.Helper()
 	run := rand.String(5)
 	names := make([]string, n)
-	var errs errorList
+	var errs harness.ErrorList
 	parallel(n, func(i int) {
 		ctx := context.Background()
 		ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("%s-%s-%03d", prefix, run, i)}}
@@ -203,14 +195,14 @@ func namespaces(t *testing.T, c client.Client, prefix string, n int, labels func
 			ns.Labels = labels(i)
 		}
 		if err := c.Create(ctx, ns); err != nil {
-			errs.add("creating namespace %s: %v", ns.Name, err)
+			errs.Add("creating namespace %s: %v", ns.Name, err)
 			return
 		}
 		names[i] = ns.Name
 		for _, sa := range serviceAccounts {
 			err := c.Create(ctx, &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Namespace: ns.Name, Name: sa}})
 			if err != nil && !apierrors.IsAlreadyExists(err) {
-				errs.add("creating service account %s/%s: %v", ns.Name, sa, err)
+				errs.Add("creating service account %s/%s: %v", ns.Name, sa, err)
 			}
 		}
 	})
@@ -221,33 +213,54 @@ func namespaces(t *testing.T, c client.Client, prefix string, n int, labels func
 			}
 		})
 	})
-	errs.check(t, "creating namespaces")
+	errs.Check(t, "creating namespaces")
 	return names
 }
 
-// apply creates the policies and bindings, and deletes them when the test ends.
+// apply creates the policies and bindings (each once: vap-shared's are the same for every
+// namespace) and deletes them when the test ends, and labels and annotates the Namespaces of
+// vap-shared as rendered.
 func apply(t *testing.T, c client.Client, vaps []vap) {
 	t.Helper()
-	var errs errorList
-	created := make([][]client.Object, len(vaps))
-	parallel(len(vaps), func(i int) {
-		for _, obj := range []*unstructured.Unstructured{vaps[i].policy, vaps[i].binding} {
-			obj := obj.DeepCopy()
-			if err := c.Create(context.Background(), obj); err != nil {
-				errs.add("creating %s %s: %v", obj.GetKind(), obj.GetName(), err)
-				return
+	var objs []*unstructured.Unstructured
+	seen := map[string]bool{}
+	for _, v := range vaps {
+		for _, obj := range []*unstructured.Unstructured{v.policy, v.binding} {
+			if key := obj.GetKind() + "/" + obj.GetName(); !seen[key] {
+				seen[key] = true
+				objs = append(objs, obj)
 			}
-			created[i] = append(created[i], obj)
 		}
+	}
+	var errs harness.ErrorList
+	created := make([]client.Object, len(objs))
+	parallel(len(objs), func(i int) {
+		obj := objs[i].DeepCopy()
+		if err := c.Create(context.Background(), obj); err != nil {
+			errs.Add("creating %s %s: %v", obj.GetKind(), obj.GetName(), err)
+			return
+		}
+		created[i] = obj
 	})
 	t.Cleanup(func() {
 		parallel(len(created), func(i int) {
-			for _, obj := range created[i] {
-				_ = c.Delete(context.Background(), obj)
+			if created[i] != nil {
+				_ = c.Delete(context.Background(), created[i])
 			}
 		})
 	})
-	errs.check(t, "applying the learned policies")
+	parallel(len(vaps), func(i int) {
+		if ns := vaps[i].namespace; ns != nil {
+			patch, err := ns.MarshalJSON()
+			if err == nil {
+				err = c.Patch(context.Background(), ns.DeepCopy(), client.RawPatch(types.MergePatchType, patch))
+			}
+			if err != nil {
+				errs.Add("labelling and annotating Namespace %s: %v", ns.GetName(), err)
+			}
+		}
+	})
+	errs.Check(t, "applying the learned policies")
 }
 
 // probe is the pod whose denial shows a learned policy is in effect (harness.PrivilegedProbe).

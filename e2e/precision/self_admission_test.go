@@ -11,23 +11,31 @@ import (
 
 // TestSelfAdmission: for every fixture, the VAP learned from that fixture alone (namespace
 // scope, bound with [Deny] to a fresh namespace) admits it there.
-func TestSelfAdmission(t *testing.T) {
+func TestSelfAdmission(t *testing.T) { selfAdmission(t, render.FormatVAP, "self-admission") }
+
+// TestSharedSelfAdmission is TestSelfAdmission with the vap-shared rendering: one policy for
+// every fixture's namespace, each namespace carrying the values learned from its fixture.
+func TestSharedSelfAdmission(t *testing.T) {
+	selfAdmission(t, render.FormatVAPShared, "shared self-admission")
+}
+
+func selfAdmission(t *testing.T, format, figure string) {
 	all, version := fixtures(t)
 	c := newClient(t)
 	nss := namespaces(t, c, "prec-self", len(all), nil, "default")
 	vaps := make([]vap, len(all))
 	probes := make([]*corev1.Pod, len(all))
 	for i, f := range all {
-		vaps[i] = learnVAP(t, f.Pod, nss[i], render.ScopeNamespace)
+		vaps[i] = learnPolicy(t, f.Pod, nss[i], format)
 		probes[i] = probe(nss[i], "")
 	}
 	apply(t, c, vaps)
 	waitInEffect(t, c, vaps, probes)
 
-	ty := &tally{figure: "self-admission", invalid: invalidFixtures(t, c)}
+	ty := &tally{figure: figure, invalid: invalidFixtures(t, c)}
 	parallel(len(all), func(i int) {
 		got, msg := dryRun(c, onNamespace(all[i].Pod, nss[i]), vaps[i].name())
 		ty.record(all[i].String(), got == admitted, msg)
 	})
-	ty.report(t, fmt.Sprintf("fixtures of %s admitted by the VAP learned from each alone (namespace scope, [Deny])", version))
+	ty.report(t, fmt.Sprintf("fixtures of %s admitted by the %s policy learned from each alone (namespace scope, [Deny])", version, format))
 }

@@ -20,6 +20,7 @@ import (
 const (
 	FormatPSS       = "pss"
 	FormatVAP       = "vap"
+	FormatVAPShared = "vap-shared"
 	FormatPSP       = "psp"
 	FormatReport    = "report"
 	FormatAggregate = "aggregate"
@@ -27,7 +28,7 @@ const (
 
 // Formats and Scopes list the accepted values of Options.Format and Options.Scope.
 var (
-	Formats = []string{FormatPSS, FormatVAP, FormatPSP, FormatReport, FormatAggregate}
+	Formats = []string{FormatPSS, FormatVAP, FormatVAPShared, FormatPSP, FormatReport, FormatAggregate}
 	Scopes  = []string{ScopeCluster, ScopeNamespace, ScopeServiceAccount}
 )
 
@@ -35,7 +36,8 @@ var (
 type Options struct {
 	Format string // one of Formats
 	// Scope is what one policy object covers: the whole cluster, a namespace (the default), or
-	// a service account of a namespace. PSS labels, the report and the aggregate ignore it.
+	// a service account of a namespace. PSS labels, vap-shared (learned per namespace), the
+	// report and the aggregate ignore it.
 	Scope string
 	// Enforce binds VAPs with validationActions [Deny] instead of [Warn, Audit].
 	Enforce bool
@@ -62,6 +64,8 @@ func Render(w io.Writer, agg *aggregate.Aggregate, opts Options) error {
 		return renderPSS(w, agg)
 	case FormatVAP:
 		return renderVAP(w, units(agg, scope), scope, opts.Enforce)
+	case FormatVAPShared:
+		return renderVAPShared(w, units(agg, ScopeNamespace), opts.Enforce)
 	case FormatPSP:
 		return renderPSP(w, units(agg, scope), scope)
 	case FormatReport:

@@ -122,7 +122,7 @@ func TestUnknownOptions(t *testing.T) {
 		opts Options
 		want string
 	}{
-		{Options{Format: "kyverno"}, `unknown format "kyverno" (valid: pss, vap, psp, report, aggregate)`},
+		{Options{Format: "kyverno"}, `unknown format "kyverno" (valid: pss, vap, vap-shared, psp, report, aggregate)`},
 		{Options{Format: "vap", Scope: "node"}, `unknown scope "node" (valid: cluster, namespace, serviceaccount)`},
 	} {
 		err := Render(&bytes.Buffer{}, build(realistic()), tc.opts)
@@ -150,7 +150,7 @@ func documents(t *testing.T, stream []byte) [][]byte {
 func TestDocumentsParse(t *testing.T) {
 	agg := build(realistic())
 	for name, opts := range goldenCases() {
-		if opts.Format != FormatVAP && opts.Format != FormatPSP && opts.Format != FormatPSS {
+		if !slices.Contains([]string{FormatVAP, FormatVAPShared, FormatPSP, FormatPSS}, opts.Format) {
 			continue
 		}
 		docs := documents(t, render(t, agg, opts))

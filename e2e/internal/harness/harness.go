@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -38,6 +39,26 @@ func Kubeconfig(t testing.TB) string {
 		t.Fatal("E2E_KUBECONFIG is not set: run the suite with `make e2e` (it starts the control plane)")
 	}
 	return path
+}
+
+// APIServerPid returns the pid of the control plane's kube-apiserver, which cluster.sh keeps in
+// pids/kube-apiserver.pid beside the kubeconfig, after checking that the pid still runs it.
+func APIServerPid(t testing.TB) int {
+	t.Helper()
+	file := filepath.Join(filepath.Dir(Kubeconfig(t)), "pids", "kube-apiserver.pid")
+	data, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatalf("the API server's pid: %v", err)
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(string(data)))
+	if err != nil {
+		t.Fatalf("%s: %v", file, err)
+	}
+	argv, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+	if name, _, _ := bytes.Cut(argv, []byte{0}); err != nil || filepath.Base(string(name)) != "kube-apiserver" {
+		t.Fatalf("%s: pid %d does not run kube-apiserver (%v)", file, pid, err)
+	}
+	return pid
 }
 
 // Bin returns the path of a tool built by `make e2e-tools` (kubectl, helm, …).

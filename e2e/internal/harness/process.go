@@ -166,8 +166,11 @@ func (p *Process) Pid() int { return p.cmd.Process.Pid }
 
 // MemoryMiB returns a memory figure of the process from /proc/<pid>/status, in MiB: "VmRSS"
 // (resident now) or "VmHWM" (the peak resident size so far).
-func (p *Process) MemoryMiB(field string) (float64, error) {
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", p.Pid()))
+func (p *Process) MemoryMiB(field string) (float64, error) { return MemoryMiB(p.Pid(), field) }
+
+// MemoryMiB returns a memory figure of any process (Process.MemoryMiB says which).
+func MemoryMiB(pid int, field string) (float64, error) {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
 		return 0, err
 	}
@@ -180,5 +183,5 @@ func (p *Process) MemoryMiB(field string) (float64, error) {
 			return kb / 1024, nil
 		}
 	}
-	return 0, fmt.Errorf("/proc/%d/status has no %s", p.Pid(), field)
+	return 0, fmt.Errorf("/proc/%d/status has no %s", pid, field)
 }
