@@ -39,7 +39,7 @@ func TestSharedChecksCoverRestrictions(t *testing.T) {
 	if got, want := slices.Sorted(slices.Values(checks)), slices.Sorted(maps.Keys(ref)); !slices.Equal(got, want) {
 		t.Errorf("shared checks %v, want the restrictions %v", got, want)
 	}
-	profiles := append(syntheticProfiles(300), attributes.Profile{}, build(realistic()).Namespaces["web"].Sorted()[0].Profile)
+	profiles := append(syntheticProfiles(300), attributes.Profile{}, *build(realistic()).Namespaces["web"].Sorted()[0].Profile)
 	for _, p := range profiles {
 		rs, _ := restrictions(p)
 		for _, r := range rs {
