@@ -36,9 +36,10 @@ type Aggregate struct {
 	// record instead. Allowances are never dropped. 0: no bound.
 	MaxWorkloads int
 	Namespaces   map[string]*Namespace
-	workloads    int   // records, Overflow ones included
-	owned        int   // records of their own, what MaxWorkloads bounds
-	sizes        sizes // namespaces by records of their own, once the budget was spent
+	workloads    int          // records, Overflow ones included
+	owned        int          // records of their own, what MaxWorkloads bounds
+	sizes        sizes        // namespaces by records of their own, once the budget was spent
+	folded       []*Namespace // namespaces that folded a record since TakeFolded
 }
 
 // Overflow is the record that holds workloads beyond MaxWorkloads.

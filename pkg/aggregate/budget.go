@@ -2,6 +2,7 @@ package aggregate
 
 import (
 	"container/heap"
+	"slices"
 	"strings"
 )
 
@@ -98,6 +99,7 @@ func (a *Aggregate) fold(ns *Namespace) {
 		}
 	}
 	a.remove(ns, key)
+	a.folded = append(a.folded, ns)
 	if over, ok := ns.Workloads[overflowKey]; ok {
 		over.merge(victim)
 		return
@@ -124,4 +126,20 @@ func (a *Aggregate) remove(ns *Namespace, key string) {
 	ns.owned--
 	a.owned--
 	a.resized(ns)
+}
+
+// TakeFolded returns the namespaces whose overflow record grew by a fold since the last call,
+// so that a caller tracking changed records (the learner) saves those overflow records too.
+func (a *Aggregate) TakeFolded() []string {
+	if len(a.folded) == 0 {
+		return nil
+	}
+	var names []string
+	for name, ns := range a.Namespaces {
+		if slices.Contains(a.folded, ns) {
+			names = append(names, name)
+		}
+	}
+	a.folded = a.folded[:0]
+	return names
 }

@@ -71,6 +71,9 @@ func (l *Learner) Learn(o aggregate.Observation) bool {
 	l.mu.Lock()
 	learned := l.agg.Add(o)
 	k := l.keyOf(o.Namespace, o.Owner.Key())
+	for _, ns := range l.agg.TakeFolded() {
+		l.mark(key{ns, aggregate.Overflow.Key()}, needSave|needPublish)
+	}
 	if learned {
 		l.mark(k, needSave|needPublish)
 	} else {
