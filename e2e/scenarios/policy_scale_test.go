@@ -17,9 +17,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/yaml"
 
-	syntheticpods "github.com/pod-security-advisor/pod-security-advisor/internal/synthetic"
 	"github.com/pod-security-advisor/pod-security-advisor/e2e/internal/harness"
-	"github.com/pod-security-advisor/pod-security-advisor/pkg/aggregate"
+	syntheticpods "github.com/pod-security-advisor/pod-security-advisor/internal/synthetic"
 	"github.com/pod-security-advisor/pod-security-advisor/pkg/policy"
 	"github.com/pod-security-advisor/pod-security-advisor/pkg/store"
 )
@@ -36,7 +35,7 @@ func TestPolicyAtScale(t *testing.T) {
 		t.Run(fmt.Sprintf("%dk-in-%d", sc.workloads/1000, sc.namespaces), func(t *testing.T) {
 			ctx := context.Background()
 			ns := harness.Namespace(t, c, "policy-scale", nil)
-			agg := spreadAggregate(sc.workloads, sc.namespaces)
+			agg := syntheticpods.Spread("e2e", sc.workloads, sc.namespaces)
 			st, err := store.New(store.Options{Namespace: ns, Name: "psa", Reader: c, Client: c})
 			if err != nil {
 				t.Fatal(err)
@@ -143,24 +142,6 @@ func TestPolicyAtScale(t *testing.T) {
 			}
 		})
 	}
-}
-
-// spreadAggregate is n synthetic workloads spread evenly over namespaces tenant-0000, ….
-func spreadAggregate(n, namespaces int) *aggregate.Aggregate {
-	src := syntheticpods.Aggregate("e2e", 0, n, 1)
-	out := aggregate.New("e2e")
-	i := 0
-	for _, ns := range src.NamespaceNames() {
-		for _, w := range src.Namespaces[ns].Sorted() {
-			name := fmt.Sprintf("tenant-%04d", i%namespaces)
-			i++
-			if out.Namespaces[name] == nil {
-				out.Namespaces[name] = &aggregate.Namespace{Workloads: map[string]*aggregate.Workload{}}
-			}
-			out.Namespaces[name].Workloads[w.Key()] = w
-		}
-	}
-	return out
 }
 
 func policyConfigMaps(t *testing.T, c client.Client, ns string) map[string]*corev1.ConfigMap {

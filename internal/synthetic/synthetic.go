@@ -104,3 +104,20 @@ func Aggregate(replica string, first, n int, seed uint64) *aggregate.Aggregate {
 	}
 	return agg
 }
+
+// Spread is Aggregate(replica, 0, n, 1) with its workloads dealt round-robin, in order, over
+// namespaces tenant-0000 … tenant-<namespaces-1>: the shape of a cluster of many tenants.
+func Spread(replica string, n, namespaces int) *aggregate.Aggregate {
+	src := Aggregate(replica, 0, n, 1)
+	out := aggregate.New(replica)
+	i := 0
+	for _, ns := range src.NamespaceNames() {
+		for _, w := range src.Namespaces[ns].Sorted() {
+			one := aggregate.New(replica)
+			one.Namespaces[fmt.Sprintf("tenant-%04d", i%namespaces)] = &aggregate.Namespace{Workloads: map[string]*aggregate.Workload{w.Key(): w}}
+			out.Merge(one)
+			i++
+		}
+	}
+	return out
+}

@@ -97,24 +97,6 @@ func withBounds(t *testing.T, maxBytes, maxRequest int) {
 	t.Cleanup(func() { MaxBytes, MaxRequestBytes = oldBytes, oldRequest })
 }
 
-// spread is n synthetic workloads in namespaces tenant-0000 … of namespaces.
-func spread(n, namespaces int) *aggregate.Aggregate {
-	src := syntheticpods.Aggregate("r", 0, n, 1)
-	out := aggregate.New("r")
-	i := 0
-	for _, ns := range src.NamespaceNames() {
-		for _, w := range src.Namespaces[ns].Sorted() {
-			name := fmt.Sprintf("tenant-%04d", i%namespaces)
-			i++
-			if out.Namespaces[name] == nil {
-				out.Namespaces[name] = &aggregate.Namespace{Workloads: map[string]*aggregate.Workload{}}
-			}
-			out.Namespaces[name].Workloads[w.Key()] = w
-		}
-	}
-	return out
-}
-
 func TestPublish(t *testing.T) {
 	ctx := context.Background()
 	c := newCluster()
@@ -185,7 +167,7 @@ func documents(stream string) []string {
 func TestPublishSplits(t *testing.T) {
 	c := newCluster()
 	p := publisher(c, "serviceaccount")
-	agg := spread(120, 40)
+	agg := syntheticpods.Spread("r", 120, 40)
 	cms := split(t, c, p, agg, 256*1024)
 	main := cms["psa-policy"]
 	if len(cms) < 4 || main == nil || !strings.Contains(main.Data[ReadmeKey], "is split into") {
@@ -279,7 +261,7 @@ func TestPublishOneNamespaceChanged(t *testing.T) {
 	ctx := context.Background()
 	c := newCluster()
 	p := publisher(c, "namespace")
-	agg := spread(400, 60)
+	agg := syntheticpods.Spread("r", 400, 60)
 	cms := split(t, c, p, agg, 48*1024)
 	if len(cms) < 4 {
 		t.Fatalf("want several parts, got %d ConfigMaps", len(cms))
@@ -340,7 +322,7 @@ func TestPublishOneNamespaceChanged(t *testing.T) {
 func TestPublishBudget(t *testing.T) {
 	c := newCluster()
 	p := publisher(c, "namespace")
-	agg := spread(200, 20)
+	agg := syntheticpods.Spread("r", 200, 20)
 	withBounds(t, 256*1024, 512*1024)
 	all, err := publisher(nil, "namespace").Render(agg)
 	if err != nil {
@@ -383,7 +365,7 @@ func TestPublishBudget(t *testing.T) {
 func TestPublishOversizedNamespace(t *testing.T) {
 	c := newCluster()
 	p := publisher(c, "namespace")
-	agg := spread(40, 4)
+	agg := syntheticpods.Spread("r", 40, 4)
 	big := "tenant-0002"
 	for i := range 300 {
 		grow(agg, big, i)
@@ -414,7 +396,7 @@ func TestPublishOversizedNamespace(t *testing.T) {
 func TestPublishRequestBound(t *testing.T) {
 	c := newCluster()
 	p := publisher(c, "namespace")
-	agg := spread(300, 30)
+	agg := syntheticpods.Spread("r", 300, 30)
 	withBounds(t, 64*1024, 64*1024)
 	if err := p.Publish(context.Background(), agg); err != nil {
 		t.Fatal(err)
@@ -437,7 +419,7 @@ func TestPublishRequestBound(t *testing.T) {
 func TestPublishClusterScope(t *testing.T) {
 	c := newCluster()
 	p := publisher(c, "cluster")
-	agg := spread(300, 20)
+	agg := syntheticpods.Spread("r", 300, 20)
 	var vap strings.Builder
 	render.Render(&vap, agg, render.Options{Format: render.FormatVAP, Scope: "cluster"})
 	cms := split(t, c, p, agg, 2*vap.Len()+16*1024)

@@ -1,10 +1,11 @@
 package policy
 
-// This file is self-contained (only Publisher, Publish and MaxBytes of the package), so the
-// same benchmark runs on an older release's code for a before/after comparison:
+// This file uses only Publisher, Publish and MaxBytes of the package (and internal/synthetic),
+// so the same benchmark runs on an older release's code for a before/after comparison:
 //
-//	git worktree add /tmp/policy-base main
+//	git worktree add /tmp/policy-base <older commit>
 //	cp pkg/policy/publish_bench_test.go /tmp/policy-base/pkg/policy/
+//	cp internal/synthetic/synthetic.go /tmp/policy-base/internal/synthetic/
 //	(cd /tmp/policy-base && go test ./pkg/policy -run '^$' -bench Publish -benchtime 1x)
 //	go test ./pkg/policy -run '^$' -bench Publish -benchtime 1x
 //	git worktree remove --force /tmp/policy-base
@@ -98,24 +99,6 @@ func newBenchAPI() *benchAPI {
 	return a
 }
 
-// benchAggregate is n synthetic workloads spread evenly over namespaces.
-func benchAggregate(n, namespaces int) *aggregate.Aggregate {
-	src := syntheticpods.Aggregate("bench", 0, n, 1)
-	out := aggregate.New("bench")
-	i := 0
-	for _, ns := range src.NamespaceNames() {
-		for _, w := range src.Namespaces[ns].Sorted() {
-			name := fmt.Sprintf("tenant-%04d", i%namespaces)
-			i++
-			if out.Namespaces[name] == nil {
-				out.Namespaces[name] = &aggregate.Namespace{Workloads: map[string]*aggregate.Workload{}}
-			}
-			out.Namespaces[name].Workloads[w.Key()] = w
-		}
-	}
-	return out
-}
-
 // benchGrow gives namespace ns one more workload, the i-th.
 func benchGrow(agg *aggregate.Aggregate, ns string, i int) {
 	for _, n := range syntheticpods.Aggregate("bench", 10_000_000+i, 1, 7).Namespaces {
@@ -159,7 +142,7 @@ func heapPeak(f func() error) (error, time.Duration, uint64) {
 func BenchmarkPublish(b *testing.B) {
 	for _, c := range []struct{ workloads, namespaces int }{{100_000, 5_000}, {50_000, 10}} {
 		b.Run(fmt.Sprintf("%dk-in-%d", c.workloads/1000, c.namespaces), func(b *testing.B) {
-			agg := benchAggregate(c.workloads, c.namespaces)
+			agg := syntheticpods.Spread("bench", c.workloads, c.namespaces)
 			for b.Loop() {
 				api := newBenchAPI()
 				p := &Publisher{Reader: api, Client: api, Namespace: "psa", Name: "psa-policy", Scope: "namespace"}
