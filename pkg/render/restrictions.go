@@ -297,13 +297,9 @@ func selinuxCheck(learned []attributes.SELinux) func(string) string {
 
 // probeHostsCheck tests the host of every httpGet and tcpSocket handler of a container's probes
 // and lifecycle hooks. An empty host is the pod's own IP and always passes.
-func probeHostsCheck(learned []string) string {
-	ok := func(host string) string {
-		if len(learned) == 0 {
-			return host + " == ''"
-		}
-		return host + " in " + list(append([]string{""}, learned...))
-	}
+// probeHandlersCheck tests the host of every httpGet and tcpSocket handler of a container's
+// probes and lifecycle hooks, with ok testing one host.
+func probeHandlersCheck(ok func(host string) string) string {
 	handler := func(h string) string {
 		return fmt.Sprintf("(%s) && (%s)",
 			unsetOr(h, []string{"httpGet", "host"}, ok(h+".httpGet.host")),
@@ -317,4 +313,13 @@ func probeHostsCheck(learned []string) string {
 		parts = append(parts, unsetOr("c", []string{"lifecycle", hook}, paren(handler("c.lifecycle."+hook))))
 	}
 	return "(" + strings.Join(parts, ") &&\n(") + ")"
+}
+
+func probeHostsCheck(learned []string) string {
+	return probeHandlersCheck(func(host string) string {
+		if len(learned) == 0 {
+			return host + " == ''"
+		}
+		return host + " in " + list(append([]string{""}, learned...))
+	})
 }

@@ -210,24 +210,6 @@ func volumeTypesCheck(allowed func(t string) string) string {
 	return strings.Join(parts, " &&\n  ")
 }
 
-// probeHandlersCheck tests the host of every httpGet and tcpSocket handler of a container's
-// probes and lifecycle hooks, as probeHostsCheck does, with ok testing one host.
-func probeHandlersCheck(ok func(host string) string) string {
-	handler := func(h string) string {
-		return fmt.Sprintf("(%s) && (%s)",
-			unsetOr(h, []string{"httpGet", "host"}, ok(h+".httpGet.host")),
-			unsetOr(h, []string{"tcpSocket", "host"}, ok(h+".tcpSocket.host")))
-	}
-	var parts []string
-	for _, probe := range []string{"livenessProbe", "readinessProbe", "startupProbe"} {
-		parts = append(parts, unsetOr("c", []string{probe}, paren(handler("c."+probe))))
-	}
-	for _, hook := range []string{"postStart", "preStop"} {
-		parts = append(parts, unsetOr("c", []string{"lifecycle", hook}, paren(handler("c.lifecycle."+hook))))
-	}
-	return "(" + strings.Join(parts, ") &&\n(") + ")"
-}
-
 func hostPathEntries(hs attributes.HostPaths, readOnlyOnly bool) []string {
 	var out []string
 	for _, h := range hs {
