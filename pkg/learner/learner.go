@@ -86,6 +86,19 @@ func (l *Learner) Learn(o aggregate.Observation) bool {
 	return learned
 }
 
+// LearnKnown adds o only if it teaches nothing new (it is then only counted), and reports
+// whether it did: what would teach something is for the caller to confirm first.
+func (l *Learner) LearnKnown(o aggregate.Observation) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.agg.Teaches(o) {
+		return false
+	}
+	l.agg.Add(o)
+	l.dirty[l.keyOf(o.Namespace, o.Owner.Key())] |= needTouch | needPublish
+	return true
+}
+
 // keyOf is where the workload (namespace, record key) is held: its own record, or the
 // namespace's overflow record once the aggregate is full. l.mu is held.
 func (l *Learner) keyOf(namespace, workload string) key {

@@ -310,3 +310,29 @@ func TestSlowPublishDelaysNoSave(t *testing.T) {
 		}
 	})
 }
+
+// LearnKnown counts what teaches nothing and leaves alone what would: nothing new is saved
+// through it, while a repeat is counted (and saved at the next refresh).
+func TestLearnKnown(t *testing.T) {
+	l := New(aggregate.New("r"))
+	if l.LearnKnown(obs("web", false)) || l.Workloads() != 0 {
+		t.Fatalf("a new workload was learned without confirmation (%d records)", l.Workloads())
+	}
+	l.Learn(obs("web", false))
+	if l.LearnKnown(obs("web", true)) {
+		t.Fatal("hostPID, new to the workload, was learned without confirmation")
+	}
+	if !l.LearnKnown(obs("web", false)) {
+		t.Fatal("a repeat of a known pod was not learned")
+	}
+	if got := l.agg.Namespaces["ns"].Workloads["Deployment/web"]; got.Count() != 2 || got.Profile.HostPID {
+		t.Fatalf("record after a known repeat: count %d, hostPID %v; want 2, false", got.Count(), got.Profile.HostPID)
+	}
+	if b := l.take(false); len(b.save.Namespaces) != 1 || b.save.Namespaces["ns"].Workloads["Deployment/web"] == nil {
+		t.Fatal("the learned workload is not due for saving")
+	}
+	l.LearnKnown(obs("web", false))
+	if b := l.take(false); !empty(b.save) {
+		t.Fatal("a known repeat made a save due before the refresh")
+	}
+}
