@@ -21,10 +21,12 @@ import (
 	"github.com/pod-security-advisor/pod-security-advisor/pkg/pss"
 )
 
-// Learner takes observations; Learn reports whether something new was learned. It must be
-// fast and must not block on I/O.
+// Learner takes observations; Learn reports whether something new was learned, LearnKnown
+// learns an observation only if it teaches nothing new and reports whether it did. They must
+// be fast and must not block on I/O.
 type Learner interface {
 	Learn(aggregate.Observation) bool
+	LearnKnown(aggregate.Observation) bool
 }
 
 // OwnerResolver names the top workload of a pod from local caches only.
@@ -40,6 +42,10 @@ type Handler struct {
 	Excluded map[string]bool // namespaces answered but not recorded
 	Log      logr.Logger
 	Now      func() time.Time // nil: time.Now
+	// Confirm, if set, holds what would teach something new until the pod is seen stored, and
+	// learns the stored pod (Confirmer). nil: reviews are learned as they arrive, which lets
+	// anyone who reaches the port write the policy (for tests and benchmarks only).
+	Confirm *Confirmer
 
 	decoder  admission.Decoder
 	verdicts *pss.Memo
@@ -57,6 +63,9 @@ func NewHandler(h Handler) *Handler {
 	h.inFlight = &budget{}
 	if h.Now == nil {
 		h.Now = time.Now
+	}
+	if h.Confirm != nil {
+		h.Confirm.start(h.Learner, h.observe, h.Now)
 	}
 	return &h
 }
@@ -97,15 +106,26 @@ func (h *Handler) learn(ctx context.Context, req admission.Request) string {
 	if pod.Namespace == "" {
 		pod.Namespace = req.Namespace
 	}
+	o := h.observe(ctx, pod)
+	switch {
+	case h.Confirm == nil && h.Learner.Learn(o):
+		h.Log.V(1).Info("learned", "namespace", pod.Namespace, "workload", o.Owner.String())
+		return OutcomeLearned
+	case h.Confirm == nil || h.Learner.LearnKnown(o):
+		return OutcomeKnown
+	}
+	h.Confirm.Hold(pod, o)
+	h.Log.V(1).Info("held until the pod is seen stored", "namespace", pod.Namespace, "name", pod.Name, "workload", o.Owner.String())
+	return OutcomeHeld
+}
+
+// observe is what the pod teaches, its owner resolved from local caches.
+func (h *Handler) observe(ctx context.Context, pod *corev1.Pod) aggregate.Observation {
 	var ref owner.Ref
 	if h.Owners != nil {
 		ref = h.Owners.Resolve(ctx, pod)
 	} else {
 		ref = owner.FromPod(pod)
 	}
-	if h.Learner.Learn(aggregate.ObserveWith(pod, ref, h.Now(), h.verdicts.Evaluate(pod))) {
-		h.Log.V(1).Info("learned", "namespace", pod.Namespace, "workload", ref.String())
-		return OutcomeLearned
-	}
-	return OutcomeKnown
+	return aggregate.ObserveWith(pod, ref, h.Now(), h.verdicts.Evaluate(pod))
 }

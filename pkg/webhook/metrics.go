@@ -10,6 +10,7 @@ import (
 const (
 	OutcomeLearned     = "learned"      // the pod taught something new
 	OutcomeKnown       = "known"        // nothing new: no write follows
+	OutcomeHeld        = "held"         // would teach something new: learned once the pod is seen stored
 	OutcomeDryRun      = "dry_run"      // not recorded (sideEffects: NoneOnDryRun)
 	OutcomeExcluded    = "excluded"     // namespace excluded by flag
 	OutcomeIgnored     = "ignored"      // not a pod (e.g. a DELETE or another kind)
@@ -41,6 +42,22 @@ var (
 		Name: "pod_security_advisor_admissions_total",
 		Help: "Admission requests answered, by operation and outcome. Every request is allowed.",
 	}, []string{"operation", "outcome"})
+	unconfirmed = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "pod_security_advisor_unconfirmed_total",
+		Help: "Held observations given up without learning what the review claimed, by reason.",
+	}, []string{"reason"})
+	confirmations = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "pod_security_advisor_confirmed_total",
+		Help: "Held observations confirmed by the stored pod (or by another stored pod of the same claim).",
+	})
+	confirmReads = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "pod_security_advisor_confirm_reads_total",
+		Help: "GETs of held pods from the API server.",
+	})
+	held = prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "pod_security_advisor_held",
+		Help: "Observations held until their pod is seen stored.",
+	})
 	latency = prometheus.NewHistogram(prometheus.HistogramOpts{
 		Name:    "pod_security_advisor_handler_duration_seconds",
 		Help:    "Time spent in the admission handler, decoding included.",
@@ -49,5 +66,5 @@ var (
 )
 
 func init() {
-	metrics.Registry.MustRegister(admissions, latency)
+	metrics.Registry.MustRegister(admissions, latency, unconfirmed, confirmations, confirmReads, held)
 }
