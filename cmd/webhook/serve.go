@@ -51,6 +51,10 @@ type serveOptions struct {
 	excluded                             []string
 	maxWorkloads                         int
 	backfill                             bool
+	confirm                              bool
+	confirmTimeout                       time.Duration
+	confirmMaxHeld                       int
+	objectSelector, namespaceSelector    string // JSON, as the chart's webhook values
 	host                                 string
 	port                                 int
 	certDir, certName, keyName           string
@@ -89,6 +93,11 @@ exit; a SIGKILL loses at most one --flush-interval of learning.`,
 	f.StringSliceVar(&o.excluded, "exclude-namespaces", nil, "namespaces answered but never recorded (comma-separated)")
 	f.IntVar(&o.maxWorkloads, "max-workloads", 50000, "workload records kept; beyond, evidence joins a per-namespace overflow record (allowances are never dropped)")
 	f.BoolVar(&o.backfill, "backfill", true, "at start, learn from the pods already in the cluster")
+	f.BoolVar(&o.confirm, "confirm-learning", true, "learn what is new only from the pod the API server stored (false: from the review as it arrives, which lets anyone who reaches the port write the policy; for tests and benchmarks)")
+	f.DurationVar(&o.confirmTimeout, "confirm-timeout", podwebhook.DefaultConfirmTimeout, "how long a new pod may take to be stored before its review is given up")
+	f.IntVar(&o.confirmMaxHeld, "confirm-max-held", podwebhook.DefaultMaxHeld, "reviews held until their pod is seen stored, at most")
+	f.StringVar(&o.objectSelector, "object-selector", "", "the webhook's objectSelector (a LabelSelector as JSON): backfill learns only the pods it selects")
+	f.StringVar(&o.namespaceSelector, "namespace-selector-expressions", "", "the webhook's namespaceSelector matchExpressions (a JSON list): backfill learns only pods of the namespaces they select")
 	f.StringVar(&o.host, "host", "", "address the webhook server listens on (default all)")
 	f.IntVar(&o.port, "port", 9443, "webhook server port")
 	f.StringVar(&o.certDir, "cert-dir", "/tmp/k8s-webhook-server/serving-certs", "directory of the serving certificate (reloaded when it changes)")
@@ -152,6 +161,13 @@ func serve(o serveOptions) error {
 	if o.flushInterval < 0 {
 		return fmt.Errorf("--flush-interval %s: must not be negative", o.flushInterval)
 	}
+	if o.confirmTimeout <= 0 || o.confirmMaxHeld <= 0 {
+		return fmt.Errorf("--confirm-timeout %s, --confirm-max-held %d: must be positive", o.confirmTimeout, o.confirmMaxHeld)
+	}
+	sel, err := parseSelectors(o.objectSelector, o.namespaceSelector)
+	if err != nil {
+		return err
+	}
 	if o.policyName == "" {
 		o.policyName = o.name + "-policy"
 	}
@@ -200,9 +216,17 @@ func serve(o serveOptions) error {
 	ready := &readiness{}
 
 	resolver := &owner.CacheResolver{Reader: mgr.GetCache(), Live: mgr.GetAPIReader(), LiveTimeout: time.Second}
+	var confirm *podwebhook.Confirmer
+	if o.confirm {
+		confirm = &podwebhook.Confirmer{Reader: mgr.GetAPIReader(), Log: log.WithName("confirm"), MaxHeld: o.confirmMaxHeld,
+			Timeout: o.confirmTimeout, Selects: sel.pods}
+		if err := mgr.Add(confirm); err != nil {
+			return err
+		}
+	}
 	mux := http.NewServeMux()
 	mux.Handle(WebhookPath, podwebhook.NewHandler(podwebhook.Handler{
-		Learner: lrn, Owners: resolver, Excluded: toSet(o.excluded), Log: log.WithName("webhook"),
+		Learner: lrn, Owners: resolver, Excluded: toSet(o.excluded), Log: log.WithName("webhook"), Confirm: confirm,
 	}))
 	server := &podwebhook.Server{
 		Addr: net.JoinHostPort(o.host, strconv.Itoa(o.port)), CertDir: o.certDir, CertName: o.certName, KeyName: o.keyName,
@@ -214,7 +238,7 @@ func serve(o serveOptions) error {
 
 	// Start-up: load the state, warm the owner caches, backfill, then learn from others' saves.
 	if err := mgr.Add(manager.RunnableFunc(func(ctx context.Context) error {
-		return start(ctx, mgr, st, lrn, resolver, o, log, ready)
+		return start(ctx, mgr, st, lrn, resolver, o, sel, log, ready)
 	})); err != nil {
 		return err
 	}
@@ -250,7 +274,7 @@ func serve(o serveOptions) error {
 	return mgr.Start(ctrl.SetupSignalHandler())
 }
 
-func start(ctx context.Context, mgr ctrl.Manager, st *store.Store, lrn *learner.Learner, resolver *owner.CacheResolver, o serveOptions, log logr.Logger, ready *readiness) error {
+func start(ctx context.Context, mgr ctrl.Manager, st *store.Store, lrn *learner.Learner, resolver *owner.CacheResolver, o serveOptions, sel selectors, log logr.Logger, ready *readiness) error {
 	// A state that cannot be loaded is retried; corrupted shards are skipped by the store.
 	for {
 		loaded, err := st.Load(ctx)
@@ -289,7 +313,7 @@ func start(ctx context.Context, mgr ctrl.Manager, st *store.Store, lrn *learner.
 	}
 	ready.set()
 	if o.backfill {
-		n, err := backfill(ctx, mgr.GetAPIReader(), resolver, lrn, toSet(o.excluded))
+		n, err := backfill(ctx, mgr.GetAPIReader(), resolver, lrn, toSet(o.excluded), sel)
 		if err != nil {
 			log.Error(err, "backfill incomplete", "pods", n)
 		} else {
@@ -306,17 +330,22 @@ func start(ctx context.Context, mgr ctrl.Manager, st *store.Store, lrn *learner.
 	return nil
 }
 
-// backfill learns the pods that already run, a page at a time.
-func backfill(ctx context.Context, r client.Reader, owners *owner.CacheResolver, lrn *learner.Learner, excluded map[string]bool) (int, error) {
+// backfill learns the pods that already run, a page at a time: those the API server would
+// send the webhook (its selectors), no more.
+func backfill(ctx context.Context, r client.Reader, owners *owner.CacheResolver, lrn *learner.Learner, excluded map[string]bool, sel selectors) (int, error) {
+	selected, err := sel.selectedNamespaces(ctx, r)
+	if err != nil {
+		return 0, err
+	}
 	n, cont := 0, ""
 	for {
 		pods := &corev1.PodList{}
-		if err := r.List(ctx, pods, client.Limit(500), client.Continue(cont)); err != nil {
+		if err := r.List(ctx, pods, client.Limit(500), client.Continue(cont), client.MatchingLabelsSelector{Selector: sel.objects}); err != nil {
 			return n, err
 		}
 		for i := range pods.Items {
 			pod := &pods.Items[i]
-			if excluded[pod.Namespace] {
+			if excluded[pod.Namespace] || selected != nil && !selected[pod.Namespace] {
 				continue
 			}
 			lrn.Learn(aggregate.Observe(pod, owners.Resolve(ctx, pod), pod.CreationTimestamp.Time))

@@ -34,6 +34,9 @@ logging: {format: console, level: 3, development: true}
 tls: {minVersion: "1.3", enableHTTP2: true}
 learning: {flushInterval: 1m30s, refreshInterval: 1h, maxWorkloads: 10, backfill: false, scope: serviceaccount, enforce: true}
 metrics: {port: 0}
+webhook:
+  objectSelector: {matchExpressions: [{key: app, operator: In, values: [web, api]}]}
+  namespaceSelectorExpressions: [{key: team, operator: Exists}]
 `}) {
 		t.Run(vs.name, func(t *testing.T) {
 			dep := object[appsv1.Deployment](t, manifests(t, mustRender(t, releaseName, releaseNamespace, vs.values)), "Deployment", fullname)

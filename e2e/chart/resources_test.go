@@ -13,6 +13,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	policyv1 "k8s.io/api/policy/v1"
+	networkingv1 "k8s.io/api/networking/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
@@ -42,6 +43,7 @@ var typedKinds = map[string]func() any{
 	"ClusterRole":                    func() any { return &rbacv1.ClusterRole{} },
 	"ClusterRoleBinding":             func() any { return &rbacv1.ClusterRoleBinding{} },
 	"ValidatingWebhookConfiguration": func() any { return &admissionv1.ValidatingWebhookConfiguration{} },
+	"NetworkPolicy":                  func() any { return &networkingv1.NetworkPolicy{} },
 }
 
 // Custom resources: cert-manager and prometheus-operator, checked field by field elsewhere.
@@ -105,12 +107,19 @@ func TestRBACLeastPrivilege(t *testing.T) {
 	cr := object[rbacv1.ClusterRole](t, docs, "ClusterRole", fullname)
 	read := []string{"get", "list", "watch"}
 	wantCluster := []rbacv1.PolicyRule{
-		{APIGroups: []string{""}, Resources: []string{"pods"}, Verbs: []string{"list", "watch"}},
+		{APIGroups: []string{""}, Resources: []string{"pods"}, Verbs: read},
 		{APIGroups: []string{"apps"}, Resources: []string{"daemonsets", "deployments", "replicasets", "statefulsets"}, Verbs: read},
 		{APIGroups: []string{"batch"}, Resources: []string{"cronjobs", "jobs"}, Verbs: read},
 	}
 	if !reflect.DeepEqual(cr.Rules, wantCluster) {
 		t.Errorf("ClusterRole rules:\n got %+v\nwant %+v", cr.Rules, wantCluster)
+	}
+	// Backfill lists the namespaces the webhook's namespaceSelector expressions select.
+	selecting := object[rbacv1.ClusterRole](t, manifests(t, mustRender(t, releaseName, releaseNamespace,
+		"webhook: {namespaceSelectorExpressions: [{key: team, operator: Exists}]}")), "ClusterRole", fullname)
+	namespaces := rbacv1.PolicyRule{APIGroups: []string{""}, Resources: []string{"namespaces"}, Verbs: []string{"list"}}
+	if want := append(slices.Clone(wantCluster[:1]), append([]rbacv1.PolicyRule{namespaces}, wantCluster[1:]...)...); !reflect.DeepEqual(selecting.Rules, want) {
+		t.Errorf("ClusterRole rules with namespaceSelectorExpressions:\n got %+v\nwant %+v", selecting.Rules, want)
 	}
 	if cr.AggregationRule != nil {
 		t.Error("ClusterRole aggregates other roles")
@@ -411,5 +420,35 @@ func TestNotes(t *testing.T) {
 	url := mustRender(t, releaseName, releaseNamespace, valuesURL)["templates/NOTES.txt"]
 	if !strings.Contains(url, "https://127.0.0.1:9443/validate-pods") || !strings.Contains(url, "--cert-dir=") {
 		t.Error("NOTES.txt does not say how to run the webhook out of cluster")
+	}
+}
+
+// TestNetworkPolicy: off by default; on, only the listed peers reach the webhook port (and the
+// metrics port, its own list), and an empty list, which would admit everyone, is refused.
+func TestNetworkPolicy(t *testing.T) {
+	if has(manifests(t, mustRender(t, releaseName, releaseNamespace, valuesDefault)), "NetworkPolicy", fullname) {
+		t.Error("a NetworkPolicy by default")
+	}
+	np := object[networkingv1.NetworkPolicy](t, manifests(t, mustRender(t, releaseName, releaseNamespace, `
+networkPolicy:
+  enabled: true
+  from: [{ipBlock: {cidr: 10.0.0.10/32}}]
+  metricsFrom: [{namespaceSelector: {matchLabels: {kubernetes.io/metadata.name: monitoring}}}]
+`)), "NetworkPolicy", fullname)
+	if !slices.Equal(np.Spec.PolicyTypes, []networkingv1.PolicyType{networkingv1.PolicyTypeIngress}) || len(np.Spec.Ingress) != 2 {
+		t.Fatalf("policy types %v, %d ingress rules; want Ingress, 2", np.Spec.PolicyTypes, len(np.Spec.Ingress))
+	}
+	webhook, metrics := np.Spec.Ingress[0], np.Spec.Ingress[1]
+	if webhook.Ports[0].Port.IntValue() != 9443 || len(webhook.From) != 1 || webhook.From[0].IPBlock == nil || webhook.From[0].IPBlock.CIDR != "10.0.0.10/32" {
+		t.Errorf("webhook rule %+v", webhook)
+	}
+	if metrics.Ports[0].Port.IntValue() != 8080 || len(metrics.From) != 1 || metrics.From[0].NamespaceSelector == nil {
+		t.Errorf("metrics rule %+v", metrics)
+	}
+	if np.Spec.PodSelector.MatchLabels["app.kubernetes.io/name"] == "" {
+		t.Errorf("podSelector %+v selects more than the webhook", np.Spec.PodSelector)
+	}
+	if _, err := renderChart(releaseName, releaseNamespace, parseValues(t, "networkPolicy: {enabled: true}")); err == nil || !strings.Contains(err.Error(), "networkPolicy.from") {
+		t.Errorf("enabled without peers: %v, want an error naming networkPolicy.from", err)
 	}
 }

@@ -46,6 +46,9 @@ type Confirmer struct {
 	MaxHeld        int           // identities held at once (0: DefaultMaxHeld)
 	Timeout        time.Duration // how long a held pod may take to be stored (0: DefaultConfirmTimeout)
 	ReadsPerSecond float64       // GETs of held pods per second, at most (0: DefaultReadsPerSecond)
+	// Selects, if set, is the webhook's objectSelector: a stored pod it does not select is one
+	// the API server would not have sent, so it is not learned.
+	Selects func(*corev1.Pod) bool
 
 	learner Learner
 	observe func(context.Context, *corev1.Pod) aggregate.Observation
@@ -84,6 +87,7 @@ const (
 	UnconfirmedNotStored    = "not_stored"   // no pod of that namespace, name and UID was stored within the timeout
 	UnconfirmedDiffers      = "differs"      // the stored pod never used what the review claimed (the stored one is learned)
 	UnconfirmedReadError    = "read_error"   // the API server could not be read until the timeout
+	UnconfirmedNotSelected  = "not_selected" // the stored pod is not one the webhook's objectSelector selects
 )
 
 type identity struct {
@@ -262,6 +266,8 @@ func (c *Confirmer) read(ctx context.Context, id identity, fp uint64) string {
 		return UnconfirmedReadError
 	case pod.UID != id.uid:
 		return UnconfirmedNotStored // another pod of that name: this one was not (yet) stored
+	case c.Selects != nil && !c.Selects(pod):
+		return UnconfirmedNotSelected
 	}
 	o := c.observe(ctx, pod)
 	if c.learner.Learn(o) {
