@@ -61,6 +61,7 @@ func NewRenderer(agg *aggregate.Aggregate, scope string, enforce bool) (*Rendere
 func (r *Renderer) saIdentities(ns string) map[string]bool {
 	ids := map[string]bool{}
 	for _, w := range r.agg.Namespaces[ns].Workloads {
+		ids[(&unit{Namespace: ns, ServiceAccount: otherAccounts}).identity()] = true
 		for _, sa := range w.ServiceAccounts {
 			ids[(&unit{Namespace: ns, ServiceAccount: sa}).identity()] = true
 		}

@@ -3,6 +3,7 @@ package render
 import (
 	"bytes"
 	"flag"
+	"maps"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -311,5 +312,41 @@ func fillOne(v reflect.Value) {
 		for i := range v.NumField() {
 			fillOne(v.Field(i))
 		}
+	}
+}
+
+// TestOtherServiceAccounts: at scope serviceaccount every namespace also has a unit for the
+// service accounts none of its pods was learned with, holding the whole namespace's profile,
+// so a pod of a new service account is held to what the namespace used, not left unchecked.
+func TestOtherServiceAccounts(t *testing.T) {
+	agg := aggregate.New("r")
+	for _, o := range []aggregate.Observation{
+		{Namespace: "ns", Owner: owner.Ref{Kind: "Deployment", Name: "a"}, ServiceAccount: "one"},
+		{Namespace: "ns", Owner: owner.Ref{Kind: "DaemonSet", Name: "b"}, ServiceAccount: "two", Profile: attributes.Profile{HostPID: true}},
+		{Namespace: "other", Owner: owner.Ref{Kind: "Deployment", Name: "c"}, ServiceAccount: "one", Profile: attributes.Profile{HostIPC: true}},
+	} {
+		agg.Add(o)
+	}
+	got := map[string]*unit{}
+	for _, u := range units(agg, ScopeServiceAccount) {
+		got[u.identity()] = u
+	}
+	fallback := got["ns/"+otherAccounts]
+	if fallback == nil {
+		t.Fatalf("no unit for other service accounts of ns; units %v", slices.Sorted(maps.Keys(got)))
+	}
+	if !fallback.Profile.HostPID || fallback.Profile.HostIPC || len(fallback.Workloads) != 2 {
+		t.Errorf("ns's fallback: hostPID %v hostIPC %v from %d workloads; want the union of ns alone (true, false, 2)",
+			fallback.Profile.HostPID, fallback.Profile.HostIPC, len(fallback.Workloads))
+	}
+	if !slices.Equal(fallback.Learned, []string{"one", "two"}) || fallback.Name != "pod-security-advisor-ns-other-service-accounts" {
+		t.Errorf("fallback learned %v, named %s", fallback.Learned, fallback.Name)
+	}
+	cond := vapPolicy(fallback).Spec.MatchConditions[0].Expression
+	if !strings.Contains(cond, `!(`) || !strings.Contains(cond, `in ['one', 'two']`) {
+		t.Errorf("fallback's match condition %s does not exclude the learned accounts", cond)
+	}
+	if other := got["other/"+otherAccounts]; other == nil || !slices.Equal(other.Learned, []string{"one"}) || other.Profile.HostPID {
+		t.Errorf("other's fallback %+v", other)
 	}
 }

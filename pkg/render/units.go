@@ -24,6 +24,15 @@ const (
 // namePrefix starts every object name we generate.
 const namePrefix = "pod-security-advisor-"
 
+// otherAccounts is the ServiceAccount of the unit, at scope serviceaccount, of every pod of a
+// namespace whose service account no learned pod had: its policy is the namespace's whole
+// (the join of all its workloads), so that no service account escapes every policy. It is no
+// valid service account name; its object name says what it is (otherAccountsName).
+const (
+	otherAccounts     = "*"
+	otherAccountsName = "other-service-accounts"
+)
+
 // evidence is one workload counted toward a unit.
 type evidence struct {
 	Namespace string
@@ -33,9 +42,10 @@ type evidence struct {
 // unit is what one policy object is learned from: the whole cluster, a namespace, or a
 // service account of a namespace.
 type unit struct {
-	Namespace      string // "" for the cluster
-	ServiceAccount string // "" unless scope is serviceaccount
-	Name           string // object name, a DNS-1123 subdomain
+	Namespace      string   // "" for the cluster
+	ServiceAccount string   // "" unless scope is serviceaccount; otherAccounts: none of Learned
+	Learned        []string // the service accounts of the namespace's other units (otherAccounts only)
+	Name           string   // object name, a DNS-1123 subdomain
 	Profile        attributes.Profile
 	Verdict        pss.Verdict
 	Workloads      []evidence // sorted by namespace, kind, name
@@ -59,6 +69,9 @@ func (u *unit) where() string {
 		return "in the cluster"
 	case u.ServiceAccount == "":
 		return "in namespace " + u.Namespace
+	case u.ServiceAccount == otherAccounts:
+		// The namespace's whole policy, for its pods of service accounts never learned.
+		return fmt.Sprintf("in namespace %s (any service account)", u.Namespace)
 	}
 	return fmt.Sprintf("in namespace %s with service account %s", u.Namespace, u.ServiceAccount)
 }
@@ -125,6 +138,18 @@ func units(agg *aggregate.Aggregate, scope string) []*unit {
 			}
 			slices.SortFunc(u.Workloads, func(a, b evidence) int { return strings.Compare(a.Key(), b.Key()) })
 		}
+		if scope == ScopeServiceAccount && len(agg.Namespaces[ns].Workloads) > 0 {
+			var learned []string
+			for _, id := range order {
+				if u := byID[id]; u.Namespace == ns {
+					learned = append(learned, u.ServiceAccount)
+				}
+			}
+			for _, w := range agg.Namespaces[ns].Sorted() {
+				add(ns, otherAccounts, ns, w)
+			}
+			byID[ns+"/"+otherAccounts].Learned = slices.Sorted(slices.Values(learned))
+		}
 	}
 	slices.Sort(order)
 	out := make([]*unit, len(order))
@@ -144,8 +169,10 @@ func countNames(us []*unit) map[string]int {
 	return count
 }
 
-// plainName is a unit's object name before any hashing: pod-security-advisor-<cluster|ns|ns-sa>.
+// plainName is a unit's object name before any hashing:
+// pod-security-advisor-<cluster|ns|ns-sa|ns-other-service-accounts>.
 func plainName(identity string) string {
+	identity = strings.Replace(identity, "/"+otherAccounts, "/"+otherAccountsName, 1)
 	return namePrefix + strings.ReplaceAll(identity, "/", "-")
 }
 

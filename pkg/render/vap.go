@@ -2,6 +2,7 @@ package render
 
 import (
 	"io"
+	"strings"
 
 	admv1 "k8s.io/api/admissionregistration/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -48,10 +49,16 @@ func vapPolicy(u *unit) *admv1.ValidatingAdmissionPolicy {
 	if u.ServiceAccount != "" {
 		// The ServiceAccount admission plugin fills in "default" before validating admission;
 		// the fallback only keeps the expression safe.
-		p.Spec.MatchConditions = []admv1.MatchCondition{{
-			Name:       "service-account",
-			Expression: "(has(object.spec.serviceAccountName) ? object.spec.serviceAccountName : 'default') == " + quote(u.ServiceAccount),
-		}}
+		sa := "(has(object.spec.serviceAccountName) ? object.spec.serviceAccountName : 'default')"
+		cond := sa + " == " + quote(u.ServiceAccount)
+		if u.ServiceAccount == otherAccounts {
+			learned := make([]string, len(u.Learned))
+			for i, name := range u.Learned {
+				learned[i] = quote(name)
+			}
+			cond = "!(" + sa + " in [" + strings.Join(learned, ", ") + "])"
+		}
+		p.Spec.MatchConditions = []admv1.MatchCondition{{Name: "service-account", Expression: cond}}
 	}
 	for _, v := range vars {
 		p.Spec.Variables = append(p.Spec.Variables, admv1.Variable{Name: v.name, Expression: v.expr})
