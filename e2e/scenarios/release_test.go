@@ -56,7 +56,8 @@ type Release struct {
 }
 
 type installOptions struct {
-	timeoutSeconds int // webhook.timeoutSeconds; 0: the chart's default
+	timeoutSeconds int               // webhook.timeoutSeconds; 0: the chart's default
+	objectSelector map[string]string // webhook.objectSelector matchLabels; nil: none
 }
 
 // install runs `helm install` of charts/pod-security-advisor into a fresh namespace, waits for
@@ -85,6 +86,9 @@ func install(t *testing.T, o installOptions) *Release {
 	}
 	if o.timeoutSeconds > 0 {
 		values["webhook"].(map[string]any)["timeoutSeconds"] = o.timeoutSeconds
+	}
+	if o.objectSelector != nil {
+		values["webhook"].(map[string]any)["objectSelector"] = map[string]any{"matchLabels": o.objectSelector}
 	}
 	valuesFile := filepath.Join(t.TempDir(), "values.yaml")
 	data, _ := yaml.Marshal(values)
@@ -172,6 +176,11 @@ func (r *Release) TestNamespace(t *testing.T, prefix string, selector ...string)
 	}
 	return harness.Namespace(t, r.c, prefix, map[string]string{labelRelease: value})
 }
+
+// trustReviews makes a webhook learn the reviews posted to it as they arrive, for scenarios
+// that post synthetic reviews of pods no API server stored (scale, store): confirmation against
+// the stored pod is what confirm_test.go tests.
+const trustReviews = "--confirm-learning=false"
 
 // Webhook is one `pod-security-advisor serve` process of a release.
 type Webhook struct {

@@ -63,7 +63,7 @@ func parseScale(s string) (workloads, namespaces int, ok bool) {
 
 func scaleRun(t *testing.T, n, namespaces int) {
 	r := install(t, installOptions{})
-	w := r.Start(t, webhookOptions{args: []string{"--max-workloads=" + strconv.Itoa(2*n), "--zap-log-level=info"}})
+	w := r.Start(t, webhookOptions{args: []string{"--max-workloads=" + strconv.Itoa(2*n), "--zap-log-level=info", trustReviews}})
 
 	var peakSampled atomic.Int64 // KiB
 	stop := make(chan struct{})

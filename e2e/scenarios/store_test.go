@@ -110,7 +110,7 @@ func missing(agg *aggregate.Aggregate, keys []string) []string {
 func TestStoreSIGKILLMidFlush(t *testing.T) {
 	const stored, interval = 30_000, 10 * time.Second
 	r := install(t, installOptions{})
-	w := r.Start(t, webhookOptions{args: []string{"--flush-interval=" + interval.String(), "--max-workloads=200000"}})
+	w := r.Start(t, webhookOptions{args: []string{"--flush-interval=" + interval.String(), "--max-workloads=200000", trustReviews}})
 	poster := newReviewPoster(t, r, w.Port)
 
 	start := time.Now()
@@ -260,7 +260,7 @@ func TestStoreOutageBacklog(t *testing.T) {
 	const n, outage = 600, 20 * time.Second
 	r := install(t, installOptions{})
 	kubeconfig, p := proxiedKubeconfig(t, r)
-	w := r.Start(t, webhookOptions{args: []string{"--kubeconfig=" + kubeconfig}})
+	w := r.Start(t, webhookOptions{args: []string{"--kubeconfig=" + kubeconfig, trustReviews}})
 	poster := newReviewPoster(t, r, w.Port)
 	p.setCut(true)
 	cutAt := time.Now()
@@ -313,7 +313,7 @@ func TestStoreCorruptShardRepair(t *testing.T) {
 	const reviewed, pods = 2000, 40
 	r := install(t, installOptions{})
 	ns := r.TestNamespace(t, "corrupt")
-	w1 := r.Start(t, webhookOptions{label: "webhook-1", replica: "r1"})
+	w1 := r.Start(t, webhookOptions{label: "webhook-1", replica: "r1", args: []string{trustReviews}})
 	poster := newReviewPoster(t, r, w1.Port)
 	learned := postWorkloads(t, poster, "corrupt", 0, reviewed, 20, 0, 2*time.Minute, nil)
 	var manifests strings.Builder
@@ -338,7 +338,7 @@ func TestStoreCorruptShardRepair(t *testing.T) {
 	name := r.Fullname + "-state-0"
 
 	// A second replica joins what the first saved; the first stops; the shard is corrupted.
-	w2 := r.Start(t, webhookOptions{label: "webhook-2", replica: "r2", port: harness.FreePort(t)})
+	w2 := r.Start(t, webhookOptions{label: "webhook-2", replica: "r2", port: harness.FreePort(t), args: []string{trustReviews}})
 	harness.Eventually(t, 60*time.Second, "webhook-2 holds the state", func() error {
 		if got := w2.Metric(t, "pod_security_advisor_workloads"); got < float64(len(all)) {
 			return fmt.Errorf("%v workloads", got)
