@@ -30,11 +30,12 @@ import (
 // proportional to what is new, not to admissions.
 //
 // Why a GET and not a pod informer: an informer holds every pod of the cluster (even stripped
-// to its identity, about 0.4 KiB each: ~40 MiB at 100,000 pods, plus the API server's LIST of
+// to its identity, about 0.5 KiB each: ~52 MiB at 100,000 pods, plus the API server's LIST of
 // all pods at every start and a watch event for every status change of every pod), to confirm
 // the few pods that teach something; and it would still lack their specs. A GET costs one
-// request per new observation, and what is held is bounded here (MaxHeld identities of at most
-// maxHeldBytes each). BenchmarkConfirmCost prints both.
+// request per new observation, and what is held is bounded here: MaxHeld identities, each of
+// a valid namespace (63 bytes at most), name (253) and UID (36), so the bytes are bounded too
+// (4096 of the longest take about 4 MiB). BenchmarkConfirmCost prints both.
 //
 // A sender can claim any namespace, so no namespace may crowd the others out of the hold:
 // once it is full, a namespace holding fewer than the one holding most takes one of that
@@ -74,10 +75,6 @@ const (
 	// readTimeout bounds one GET.
 	readTimeout = 2 * time.Second
 	readWorkers = 4
-	// maxHeldBytes bounds what one held identity takes: a namespace (63), a name (253), a UID
-	// (36) and the entry's fixed fields and map and queue slots. MaxHeld of them is the bound
-	// of the hold's memory (4096: under 2 MiB).
-	maxHeldBytes = validation.DNS1123LabelMaxLength + validation.DNS1123SubdomainMaxLength + 36 + 128
 )
 
 // Reasons an observation was not learned (pod_security_advisor_unconfirmed_total).
