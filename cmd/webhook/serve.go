@@ -242,7 +242,7 @@ func serve(o serveOptions) error {
 	})); err != nil {
 		return err
 	}
-	if err := mgr.Add(&learner.Loop{
+	loop := &learner.Loop{
 		Learner: lrn, Saver: st, Publisher: pub, Log: log.WithName("flush"),
 		Debounce: o.flushInterval, Refresh: o.refreshInterval,
 		Flushed: func(err error) {
@@ -256,7 +256,11 @@ func serve(o serveOptions) error {
 				shardBytes.WithLabelValues(strconv.Itoa(i)).Set(float64(b))
 			}
 		},
-	}); err != nil {
+	}
+	if confirm != nil {
+		loop.Drain = confirm.Drain
+	}
+	if err := mgr.Add(loop); err != nil {
 		return err
 	}
 	if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {

@@ -57,7 +57,11 @@ func TestDryRunNotLearned(t *testing.T) {
 			t.Errorf("policy key %s mentions the dry-run hostPort 31337", key)
 		}
 	}
-	if n := w.Metric(t, "pod_security_advisor_admissions_total", "operation", "CREATE", "outcome", "learned"); n != 1 {
-		t.Errorf("learned admissions: %v, want 1 (the real pod)", n)
+	// The real pod is new: held until seen stored, then confirmed; the dry run never is.
+	if n := w.Metric(t, "pod_security_advisor_admissions_total", "operation", "CREATE", "outcome", "held"); n != 1 {
+		t.Errorf("held admissions: %v, want 1 (the real pod)", n)
+	}
+	if n := w.Metric(t, "pod_security_advisor_confirmed_total"); n != 1 {
+		t.Errorf("confirmed: %v, want 1 (the real pod)", n)
 	}
 }

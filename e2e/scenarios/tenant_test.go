@@ -12,6 +12,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/rand"
 	"k8s.io/client-go/tools/clientcmd"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -58,13 +59,17 @@ func fastClient(t *testing.T, kubeconfig string) client.Client {
 	return c
 }
 
-// bigPod is pod i of the tenant's workload StatefulSet/big (its controller ownerReference
-// says so; nothing checks that the owner exists): containers containers whose images are
-// imageLen random characters long (about 100 × 8,000 bytes is what the API server accepts in
-// one pod).
-func bigPod(i, containers, imageLen int) *corev1.Pod {
+// bigWorkload is the record of the tenant's big pods: their controller is a ConfigMap the
+// admin created, which the garbage collector finds (a dangling owner would have the pods
+// deleted before the webhook confirms them) and no controller manages.
+const bigWorkload = "ConfigMap/big"
+
+// bigPod is pod i of the tenant's workload bigWorkload, owned by the ConfigMap of UID owner:
+// containers containers whose images are imageLen random characters long (about 100 × 8,000
+// bytes is what the API server accepts in one pod).
+func bigPod(owner types.UID, i, containers, imageLen int) *corev1.Pod {
 	pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("big-%d", i), OwnerReferences: []metav1.OwnerReference{{
-		APIVersion: "apps/v1", Kind: "StatefulSet", Name: "big", UID: "00000000-0000-0000-0000-00000000b16", Controller: ptrTo(true)}}}}
+		APIVersion: "v1", Kind: "ConfigMap", Name: "big", UID: owner, Controller: ptrTo(true)}}}}
 	for c := range containers {
 		prefix := fmt.Sprintf("registry.example.com/p%d-c%d/", i, c)
 		pod.Spec.Containers = append(pod.Spec.Containers, corev1.Container{
@@ -140,8 +145,12 @@ func TestTenantCannotBreakTheState(t *testing.T) {
 	tenantNS := r.TestNamespace(t, "tenant-a")
 	tenant := tenantClient(t, r.c, tenantNS)
 
-	create(t, tenant, tenantNS, []*corev1.Pod{bigPod(0, 100, 8000), bigPod(1, 100, 8000)})
-	r.WaitWorkloads(t, 60*time.Second, tenantNS+"/StatefulSet/big")
+	owner := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: tenantNS, Name: "big"}}
+	if err := r.c.Create(context.Background(), owner); err != nil {
+		t.Fatal(err)
+	}
+	create(t, tenant, tenantNS, []*corev1.Pod{bigPod(owner.UID, 0, 100, 8000), bigPod(owner.UID, 1, 100, 8000)})
+	r.WaitWorkloads(t, 60*time.Second, tenantNS+"/"+bigWorkload)
 
 	var want []string
 	admin := fastClient(t, harness.Kubeconfig(t))
@@ -159,7 +168,7 @@ func TestTenantCannotBreakTheState(t *testing.T) {
 	agg := r.WaitWorkloads(t, 60*time.Second, want...)
 	saved := time.Since(created)
 
-	rec := workloads(agg)[tenantNS+"/StatefulSet/big"]
+	rec := workloads(agg)[tenantNS+"/"+bigWorkload]
 	data, _ := json.Marshal(rec)
 	if len(data) > aggregate.MaxRecordJSON {
 		t.Errorf("tenant record is %d bytes, over the bound of %d", len(data), aggregate.MaxRecordJSON)

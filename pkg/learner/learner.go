@@ -314,6 +314,9 @@ type Loop struct {
 	Refresh time.Duration
 	// Flushed, if set, is called after every save and every publication with its error.
 	Flushed func(error)
+	// Drain, if set, is called on shutdown before the last save, within its timeout: what is
+	// still being confirmed is learned first.
+	Drain func(context.Context)
 
 	took time.Duration // how long the last Save took
 	pub  publisher
@@ -410,6 +413,9 @@ func (lp *Loop) Start(ctx context.Context) error {
 		case <-ctx.Done():
 			final, cancel := context.WithTimeout(context.WithoutCancel(ctx), finalFlushTimeout)
 			defer cancel()
+			if lp.Drain != nil {
+				lp.Drain(final)
+			}
 			lp.flush(final, true)
 			publishing.Wait()
 			if lp.pub.drain(published) {

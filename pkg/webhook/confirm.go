@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"hash/fnv"
 	"maps"
+	"slices"
 	"sync"
 	"time"
 
@@ -75,6 +76,9 @@ const (
 	// readTimeout bounds one GET.
 	readTimeout = 2 * time.Second
 	readWorkers = 4
+	// On shutdown, Drain reads what is held drainRounds times, drainPause apart.
+	drainRounds = 3
+	drainPause  = 500 * time.Millisecond
 )
 
 // Reasons an observation was not learned (pod_security_advisor_unconfirmed_total).
@@ -218,10 +222,14 @@ func (c *Confirmer) check(ctx context.Context, id identity) {
 		c.drop(id)
 		c.mu.Unlock()
 		unconfirmed.WithLabelValues(reason).Inc()
+		c.Log.V(1).Info("held pod given up", "namespace", id.namespace, "name", id.name, "reason", reason)
 		return
 	}
 	c.mu.Unlock()
 
+	if err := c.limiter.Wait(ctx); err != nil {
+		return // shutting down: Drain reads it
+	}
 	reason = c.read(ctx, id, fp)
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -247,9 +255,6 @@ func (c *Confirmer) check(ctx context.Context, id identity) {
 // read GETs the pod, learns the stored one if it is the held identity, and returns "" when
 // the stored pod is what the review claimed, else why not.
 func (c *Confirmer) read(ctx context.Context, id identity, fp uint64) string {
-	if err := c.limiter.Wait(ctx); err != nil {
-		return UnconfirmedReadError
-	}
 	get, cancel := context.WithTimeout(ctx, readTimeout)
 	defer cancel()
 	pod := &corev1.Pod{}
@@ -275,6 +280,69 @@ func (c *Confirmer) read(ctx context.Context, id identity, fp uint64) string {
 		return UnconfirmedDiffers
 	}
 	return ""
+}
+
+// Drain reads every held pod at once, and again a few times drainPause apart while some are
+// not stored yet, until none is held or ctx ends; what is still held then is given up. On
+// shutdown it runs before the last save, so that pods admitted before a SIGTERM are learned.
+func (c *Confirmer) Drain(ctx context.Context) {
+	for round := range drainRounds {
+		c.mu.Lock()
+		ids := slices.Collect(maps.Keys(c.held))
+		c.mu.Unlock()
+		if len(ids) == 0 {
+			return
+		}
+		if round > 0 {
+			select {
+			case <-ctx.Done():
+			case <-time.After(drainPause):
+			}
+		}
+		work := make(chan identity)
+		var workers sync.WaitGroup
+		for range readWorkers {
+			workers.Go(func() {
+				for id := range work {
+					c.drainOne(ctx, id)
+				}
+			})
+		}
+		for _, id := range ids {
+			work <- id
+		}
+		close(work)
+		workers.Wait()
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for id, p := range c.held {
+		c.drop(id)
+		unconfirmed.WithLabelValues(p.reason).Inc()
+	}
+}
+
+// drainOne reads one held pod without waiting for the rate limit.
+func (c *Confirmer) drainOne(ctx context.Context, id identity) {
+	c.mu.Lock()
+	p := c.held[id]
+	c.mu.Unlock()
+	if p == nil || ctx.Err() != nil {
+		return
+	}
+	reason := c.read(ctx, id, p.fingerprint)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if p = c.held[id]; p == nil {
+		return
+	}
+	if reason == "" {
+		c.drop(id)
+		c.remember(p.fingerprint)
+		confirmations.Inc()
+		return
+	}
+	p.reason = reason
 }
 
 // remember notes a confirmed fingerprint, so that held pods of the same claim need no read;

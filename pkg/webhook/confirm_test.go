@@ -318,3 +318,30 @@ func (c *Confirmer) holds(pod *corev1.Pod) bool {
 	defer c.mu.Unlock()
 	return c.held[identity{pod.Namespace, pod.Name, pod.UID}] != nil
 }
+
+// On shutdown, Drain learns what is held and stored at once, without the usual wait, and
+// gives up the rest: nothing stays held.
+func TestConfirmDrain(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		api := &apiServer{}
+		l := &watched{Learner: learner.New(aggregate.New("test"))}
+		c := &Confirmer{Reader: api}
+		h := NewHandler(Handler{Learner: l, Confirm: c}) // never started: only Drain reads
+		stored := storedPod(t, "web-1", nil)
+		api.store(stored)
+		handle(t, h, reviewOf(t, admissionv1.Create, stored))
+		handle(t, h, reviewOf(t, admissionv1.Create, storedPod(t, "never", hostPID)))
+		before := reasons()
+		c.Drain(context.Background())
+		if n, pid := l.hostPIDs(); n != 1 || pid != 0 {
+			t.Fatalf("learned %d observations (%d with hostPID), want the stored pod's alone", n, pid)
+		}
+		if got := given(before); fmt.Sprint(got) != fmt.Sprint(map[string]int{UnconfirmedNotStored: 1}) {
+			t.Errorf("given up %v, want the pod never stored", got)
+		}
+		if c.heldCount() != 0 {
+			t.Errorf("%d still held", c.heldCount())
+		}
+		c.queue.ShutDown()
+	})
+}
