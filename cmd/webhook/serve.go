@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -55,6 +56,7 @@ type serveOptions struct {
 	confirmTimeout                       time.Duration
 	confirmMaxHeld                       int
 	objectSelector, namespaceSelector    string // JSON, as the chart's webhook values
+	clientCAFile                         string
 	host                                 string
 	port                                 int
 	certDir, certName, keyName           string
@@ -103,6 +105,7 @@ exit; a SIGKILL loses at most one --flush-interval of learning.`,
 	f.StringVar(&o.certDir, "cert-dir", "/tmp/k8s-webhook-server/serving-certs", "directory of the serving certificate (reloaded when it changes)")
 	f.StringVar(&o.certName, "cert-name", "tls.crt", "serving certificate file name in --cert-dir")
 	f.StringVar(&o.keyName, "key-name", "tls.key", "serving key file name in --cert-dir")
+	f.StringVar(&o.clientCAFile, "client-ca-file", "", "PEM CA file: the webhook server then admits only clients with a certificate it signed (the API server's webhook kubeconfig client certificate)")
 	f.StringVar(&o.tlsMinVersion, "tls-min-version", "1.2", "minimum TLS version: 1.2 or 1.3")
 	f.BoolVar(&o.enableHTTP2, "enable-http2", false, "serve HTTP/2 (off by default: HTTP/2 rapid-reset hardening)")
 	f.StringVar(&o.metricsAddr, "metrics-bind-address", ":8080", "Prometheus metrics address; 0 disables")
@@ -228,9 +231,17 @@ func serve(o serveOptions) error {
 	mux.Handle(WebhookPath, podwebhook.NewHandler(podwebhook.Handler{
 		Learner: lrn, Owners: resolver, Excluded: toSet(o.excluded), Log: log.WithName("webhook"), Confirm: confirm,
 	}))
+	webhookTLS := tlsOpts
+	if o.clientCAFile != "" {
+		opt, err := podwebhook.ClientCAOption(o.clientCAFile)
+		if err != nil {
+			return fmt.Errorf("--client-ca-file: %w", err)
+		}
+		webhookTLS = append(slices.Clone(tlsOpts), opt)
+	}
 	server := &podwebhook.Server{
 		Addr: net.JoinHostPort(o.host, strconv.Itoa(o.port)), CertDir: o.certDir, CertName: o.certName, KeyName: o.keyName,
-		TLSOpts: tlsOpts, Handler: mux, Log: log.WithName("webhook-server"),
+		TLSOpts: webhookTLS, Handler: mux, Log: log.WithName("webhook-server"),
 	}
 	if err := mgr.Add(server); err != nil {
 		return err

@@ -17,6 +17,8 @@ import (
 	"math/big"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -260,4 +262,46 @@ func TestServerNeedsCertificate(t *testing.T) {
 		t.Error("ready without a certificate")
 	}
 
+}
+
+// TestClientCAOption: with a client CA, only clients presenting a certificate it signed
+// complete the handshake (as the API server does with a webhook kubeconfig).
+func TestClientCAOption(t *testing.T) {
+	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	caTmpl := &x509.Certificate{SerialNumber: big.NewInt(2), NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign}
+	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ca, _ := x509.ParseCertificate(caDER)
+	clientKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	clientDER, err := x509.CreateCertificate(rand.Reader, &x509.Certificate{SerialNumber: big.NewInt(3),
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour), ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}},
+		ca, &clientKey.PublicKey, caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(t.TempDir(), "client-ca.crt")
+	if err := os.WriteFile(file, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: caDER}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	opt, err := ClientCAOption(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	server := keyPairs(t)["ECDSA"]
+	withCert := &tls.Config{MaxVersion: tls.VersionTLS12, Certificates: []tls.Certificate{{Certificate: [][]byte{clientDER}, PrivateKey: clientKey}}}
+	if _, err := handshake(t, server, []func(*tls.Config){opt}, withCert); err != nil {
+		t.Errorf("a client with a certificate of the CA was refused: %v", err)
+	}
+	if _, err := handshake(t, server, []func(*tls.Config){opt}, &tls.Config{MaxVersion: tls.VersionTLS12}); err == nil {
+		t.Error("a client without a certificate completed the handshake")
+	}
+	if _, err := ClientCAOption(filepath.Join(t.TempDir(), "missing")); err == nil {
+		t.Error("a missing CA file was accepted")
+	}
 }
