@@ -221,8 +221,7 @@ func (c *Confirmer) check(ctx context.Context, id identity) {
 	if expired {
 		c.drop(id)
 		c.mu.Unlock()
-		unconfirmed.WithLabelValues(reason).Inc()
-		c.Log.V(1).Info("held pod given up", "namespace", id.namespace, "name", id.name, "reason", reason)
+		unconfirmed.WithLabelValues(reason).Inc() // counted, not logged: forged reviews end here
 		return
 	}
 	c.mu.Unlock()

@@ -114,8 +114,9 @@ func (h *Handler) learn(ctx context.Context, req admission.Request) string {
 	case h.Confirm == nil || h.Learner.LearnKnown(o):
 		return OutcomeKnown
 	}
+	// Not logged: anyone can send reviews that are held (the metrics count them); what is
+	// confirmed is logged by the Confirmer.
 	h.Confirm.Hold(pod, o)
-	h.Log.V(1).Info("held until the pod is seen stored", "namespace", pod.Namespace, "name", pod.Name, "workload", o.Owner.String())
 	return OutcomeHeld
 }
 
