@@ -70,6 +70,7 @@ var valueSets = []struct{ name, values string }{
 	{"generated-certs", valuesGenerated},
 	{"existing-secret", valuesExisting},
 	{"webhook-url", valuesURL},
+	{"custom", valuesCustom},
 }
 
 func parseValues(t testing.TB, text string) map[string]any {
