@@ -71,6 +71,7 @@ var valueSets = []struct{ name, values string }{
 	{"existing-secret", valuesExisting},
 	{"webhook-url", valuesURL},
 	{"custom", valuesCustom},
+	{"uninstall", valuesUninstall},
 }
 
 func parseValues(t testing.TB, text string) map[string]any {

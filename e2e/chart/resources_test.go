@@ -11,6 +11,7 @@ import (
 
 	admissionv1 "k8s.io/api/admissionregistration/v1"
 	appsv1 "k8s.io/api/apps/v1"
+	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	policyv1 "k8s.io/api/policy/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
@@ -38,6 +39,7 @@ var typedKinds = map[string]func() any{
 	"Secret":                         func() any { return &corev1.Secret{} },
 	"Pod":                            func() any { return &corev1.Pod{} },
 	"Deployment":                     func() any { return &appsv1.Deployment{} },
+	"Job":                            func() any { return &batchv1.Job{} },
 	"PodDisruptionBudget":            func() any { return &policyv1.PodDisruptionBudget{} },
 	"Role":                           func() any { return &rbacv1.Role{} },
 	"RoleBinding":                    func() any { return &rbacv1.RoleBinding{} },

@@ -9,11 +9,21 @@ import (
 
 	admissionv1 "k8s.io/api/admissionregistration/v1"
 	appsv1 "k8s.io/api/apps/v1"
+	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	policyv1 "k8s.io/api/policy/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
+	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/util/intstr"
+	psaapi "k8s.io/pod-security-admission/api"
+	"sigs.k8s.io/yaml"
+
+	"github.com/pod-security-advisor/pod-security-advisor/internal/rbac"
+	"github.com/pod-security-advisor/pod-security-advisor/pkg/defaulting"
+	"github.com/pod-security-advisor/pod-security-advisor/pkg/policy"
+	"github.com/pod-security-advisor/pod-security-advisor/pkg/pss"
+	"github.com/pod-security-advisor/pod-security-advisor/pkg/store"
 )
 
 // valuesCustom sets what platform teams override (an OpenShift-like install: UIDs left to the
@@ -140,5 +150,94 @@ func TestSchemaQuantities(t *testing.T) {
 	// A YAML number is a quantity too, and any resource name may be set.
 	if _, err := renderChart(releaseName, releaseNamespace, parseValues(t, "resources: {requests: {cpu: 2, memory: 1e9, nvidia.com/gpu: 1}}\n")); err != nil {
 		t.Error(err)
+	}
+}
+
+const valuesUninstall = `
+uninstall:
+  deleteLearning: true
+`
+
+// TestUninstallHook: the opt-in post-delete Job deletes what Helm leaves, with no more access
+// than internal/rbac says `uninstall` needs, and waits for the webhook's pods only.
+func TestUninstallHook(t *testing.T) {
+	if docs := manifests(t, mustRender(t, releaseName, releaseNamespace, valuesDefault)); has(docs, "Job", fullname+"-uninstall") {
+		t.Fatal("the uninstall hook is rendered by default: the learning must be kept")
+	}
+	for _, tc := range []struct {
+		name, values string
+		secrets      []string
+	}{
+		{"cert-manager", valuesUninstall, []string{servingSecret, fullname + "-ca"}},
+		// The chart's generated Secret is Helm's to delete; an existing one is the user's.
+		{"existing secret", valuesUninstall + valuesExisting, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			docs := manifests(t, mustRender(t, releaseName, releaseNamespace, tc.values))
+			name := fullname + "-uninstall"
+			for _, kind := range []string{"ServiceAccount", "Role", "RoleBinding", "Job"} {
+				d := docs[slices.IndexFunc(docs, func(d doc) bool { return d.Kind == kind && d.Name == name })]
+				var meta struct {
+					Metadata struct{ Annotations map[string]string } `json:"metadata"`
+				}
+				if err := yaml.Unmarshal(d.Raw, &meta); err != nil || meta.Metadata.Annotations["helm.sh/hook"] != "post-delete" {
+					t.Errorf("%s %s: hook annotations %v (%v)", kind, name, meta.Metadata.Annotations, err)
+				}
+			}
+			role := object[rbacv1.Role](t, docs, "Role", name)
+			checkRules(t, "uninstall Role", role.Rules, rbac.UninstallRules(tc.secrets))
+
+			job := object[batchv1.Job](t, docs, "Job", name)
+			pod := job.Spec.Template
+			if pod.Spec.ServiceAccountName != name {
+				t.Errorf("Job runs as %q", pod.Spec.ServiceAccountName)
+			}
+			args := pod.Spec.Containers[0].Args
+			for flag, want := range map[string]string{"name": fullname, "policy-configmap": policyConfigMap, "namespace": releaseNamespace, "secrets": strings.Join(tc.secrets, ",")} {
+				if got, _ := arg(args, flag); got != want {
+					t.Errorf("--%s=%q, want %q", flag, got, want)
+				}
+			}
+			// It waits for the webhook's pods, and neither for itself nor for the helm test Pod.
+			value, _ := arg(args, "wait-for-pods")
+			sel, err := labels.Parse(value)
+			if err != nil {
+				t.Fatalf("--wait-for-pods=%q: %v", value, err)
+			}
+			dep := object[appsv1.Deployment](t, docs, "Deployment", fullname)
+			testPod := object[corev1.Pod](t, docs, "Pod", fullname+"-test-policy")
+			if !sel.Matches(labels.Set(dep.Spec.Template.Labels)) || sel.Matches(labels.Set(pod.Labels)) || sel.Matches(labels.Set(testPod.Labels)) {
+				t.Errorf("--wait-for-pods=%s: must match the webhook's pods only", value)
+			}
+			// The Job's pod passes restricted, as the webhook's does.
+			p := &corev1.Pod{ObjectMeta: pod.ObjectMeta, Spec: pod.Spec}
+			defaulting.Apply(p)
+			if v := pss.Evaluate(&p.ObjectMeta, &p.Spec); v.Level() != psaapi.LevelRestricted {
+				t.Errorf("uninstall pod: level %s, blocking %+v", v.Level(), v.Blocking())
+			}
+		})
+	}
+}
+
+// TestNotesUninstall: NOTES.txt says what `helm uninstall` keeps, with the commands that delete
+// it, selecting by the labels the webhook writes (pkg/store, pkg/policy).
+func TestNotesUninstall(t *testing.T) {
+	notes := mustRender(t, releaseName, releaseNamespace, valuesDefault)["templates/NOTES.txt"]
+	for _, cmd := range []string{
+		"kubectl delete configmap -n " + releaseNamespace + " -l " + store.LabelState + "=" + fullname,
+		"kubectl delete configmap -n " + releaseNamespace + " -l " + store.LabelCorrupt + "=" + fullname,
+		"kubectl delete configmap -n " + releaseNamespace + " -l " + policy.LabelPolicy + "=" + policyConfigMap,
+		"kubectl delete secret -n " + releaseNamespace + " " + servingSecret + " " + fullname + "-ca",
+		"uninstall.deleteLearning=true",
+	} {
+		if !strings.Contains(notes, cmd) {
+			t.Errorf("NOTES.txt lacks %q", cmd)
+		}
+	}
+	if notes := mustRender(t, releaseName, releaseNamespace, valuesUninstall)["templates/NOTES.txt"]; strings.Contains(notes, "kubectl delete") {
+		t.Error("NOTES.txt tells to delete by hand what the uninstall hook deletes")
+	}
+	if notes := mustRender(t, releaseName, releaseNamespace, valuesExisting)["templates/NOTES.txt"]; strings.Contains(notes, "kubectl delete secret") {
+		t.Error("NOTES.txt tells to delete the user's own TLS Secret")
 	}
 }

@@ -41,6 +41,20 @@ func NamespaceRules() []rbacv1.PolicyRule {
 		Verbs: []string{"get", "list", "watch", "create", "update", "delete"}}}
 }
 
+// UninstallRules is what `pod-security-advisor uninstall` (the chart's opt-in post-delete hook)
+// needs in the release namespace: list the webhook's pods to wait for them, list and delete
+// the ConfigMaps serve wrote, and delete the named Secrets (by name only).
+func UninstallRules(secrets []string) []rbacv1.PolicyRule {
+	rules := []rbacv1.PolicyRule{
+		{APIGroups: []string{""}, Resources: []string{"pods"}, Verbs: []string{"list"}},
+		{APIGroups: []string{""}, Resources: []string{"configmaps"}, Verbs: []string{"list", "delete"}},
+	}
+	if len(secrets) > 0 {
+		rules = append(rules, rbacv1.PolicyRule{APIGroups: []string{""}, Resources: []string{"secrets"}, ResourceNames: secrets, Verbs: []string{"delete"}})
+	}
+	return rules
+}
+
 // Grant is one verb on one resource of one API group, optionally of one name: rules compare as
 // sets of grants, however they are grouped.
 type Grant struct{ Group, Resource, Name, Verb string }
