@@ -241,3 +241,16 @@ func TestNotesUninstall(t *testing.T) {
 		t.Error("NOTES.txt tells to delete the user's own TLS Secret")
 	}
 }
+
+// TestNotesURL: in url mode NOTES.txt gives the whole serve command: the URL's port, and the
+// namespaces the webhook configuration excludes.
+func TestNotesURL(t *testing.T) {
+	for url, port := range map[string]string{"https://127.0.0.1:9443/validate-pods": "9443", "https://advisor.example.com/validate-pods": "443"} {
+		notes := mustRender(t, releaseName, releaseNamespace, "webhook: {url: \""+url+"\"}\nreplicas: 0\n")["templates/NOTES.txt"]
+		for _, want := range []string{"--exclude-namespaces=" + releaseNamespace + ",kube-system ", "--port=" + port + "\n", "--cert-dir=serving-certs"} {
+			if !strings.Contains(notes, want) {
+				t.Errorf("%s: NOTES.txt lacks %q:\n%s", url, want, notes)
+			}
+		}
+	}
+}
