@@ -5,7 +5,7 @@
 # are admitted and stored but stay Pending - enough for an admission webhook.
 #
 #   cluster.sh up          start (or report already running); prints the kubeconfig path
-#   cluster.sh down        stop everything and delete the state directory
+#   cluster.sh down        stop everything (make demo's webhook first) and delete the state directory
 #   cluster.sh status      exit 0 if all components run and the API server is ready
 #   cluster.sh kubeconfig  print the admin kubeconfig path
 #
