@@ -20,7 +20,7 @@ fuzz:
 	$(GO) test ./pkg/attributes -run '^$$' -fuzz FuzzObserve -fuzztime $(FUZZTIME)
 
 # The demo: a real control plane on 127.0.0.1 (built from Go modules on first use), the chart
-# installed with helm, the webhook learning from three workloads, the policy fetched with kubectl.
+# installed with helm, the webhook learning from three workloads, a summary and the commands to paste.
 demo: demo-cluster
 
 # Offline demo: learn from the example manifests and print each policy format.

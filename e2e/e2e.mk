@@ -18,7 +18,7 @@ e2e-tools:
 cluster-up: e2e-tools
 	@$(E2E_DIR)/hack/cluster.sh up
 
-## cluster-down: stop the control plane and delete its state
+## cluster-down: stop the demo's webhook, then the control plane, and delete its state
 cluster-down:
 	@$(E2E_DIR)/hack/cluster.sh down
 
@@ -34,6 +34,7 @@ e2e:
 	@$(E2E_DIR)/hack/e2e.sh
 
 ## demo-cluster: cluster-up, helm install, run the webhook on the host, create three workloads,
-## print the learned policy; leaves the cluster up (make cluster-down stops it)
+## print a summary of what was learned and the commands that show the rest; leaves the cluster
+## and the webhook up (make cluster-down stops both)
 demo-cluster:
 	@$(E2E_DIR)/hack/demo.sh

@@ -26,10 +26,12 @@ ValidatingAdmissionPolicy, legacy PodSecurityPolicy, and a JSON evidence report.
 
   serve    run the audit-mode admission webhook in a cluster
   convert  learn from manifests offline (no cluster needed) and print a policy
-  render   print a policy from a saved aggregate`,
+  render   print a policy from a saved aggregate
+  summary  one line per namespace: level, restrictions, what blocks the next level
+  uninstall  delete the state and policy ConfigMaps serve wrote (what helm uninstall keeps)`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newServeCommand(), newConvertCommand(), newRenderCommand())
+	root.AddCommand(newServeCommand(), newConvertCommand(), newRenderCommand(), newSummaryCommand(), newUninstallCommand())
 	return root
 }

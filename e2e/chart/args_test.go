@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	appsv1 "k8s.io/api/apps/v1"
+	batchv1 "k8s.io/api/batch/v1"
 )
 
 // TestArgsAcceptedByServe builds the webhook binary from this repository and hands it the
@@ -53,4 +54,12 @@ webhook:
 			}
 		})
 	}
+	// The opt-in uninstall hook runs the same binary.
+	t.Run("uninstall hook", func(t *testing.T) {
+		job := object[batchv1.Job](t, manifests(t, mustRender(t, releaseName, releaseNamespace, valuesUninstall)), "Job", fullname+"-uninstall")
+		args := job.Spec.Template.Spec.Containers[0].Args
+		if out, err := exec.Command(bin, append(args, "--help")...).CombinedOutput(); err != nil {
+			t.Errorf("pod-security-advisor %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+	})
 }

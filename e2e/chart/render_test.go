@@ -70,6 +70,8 @@ var valueSets = []struct{ name, values string }{
 	{"generated-certs", valuesGenerated},
 	{"existing-secret", valuesExisting},
 	{"webhook-url", valuesURL},
+	{"custom", valuesCustom},
+	{"uninstall", valuesUninstall},
 }
 
 func parseValues(t testing.TB, text string) map[string]any {

@@ -28,6 +28,22 @@ func TestSchemaRejects(t *testing.T) {
 		{`terminationGracePeriodSeconds: 5`, "terminationGracePeriodSeconds"},
 		{`image: {pullPolicy: Sometimes}`, "pullPolicy"},
 		{`extraArgs: [serve]`, "extraArgs"},
+		{`resources: {limits: {memory: abc}}`, "memory"},
+		{`resources: {limit: {memory: 1Gi}}`, "limit"},
+		{`revisionHistoryLimit: -1`, "revisionHistoryLimit"},
+		{`hostNetwork: "yes"`, "hostNetwork"},
+		{`extraEnv: [{value: "1"}]`, "extraEnv"},
+		{`extraEnv: {GOMEMLIMIT: 1GiB}`, "extraEnv"},
+		{`extraVolumes: [{configMap: {name: ca}}]`, "extraVolumes"},
+		{`extraVolumeMounts: [{name: ca}]`, "extraVolumeMounts"},
+		{`podSecurityContext: [runAsUser]`, "podSecurityContext"},
+		{`containerSecurityContext: "restricted"`, "containerSecurityContext"},
+		{`service: {annotations: {a: 1}}`, "annotations"},
+		{`service: {type: NodePort}`, "type"},
+		{`webhook: {annotations: [a]}`, "annotations"},
+		{`serviceAccount: {create: "no"}`, "create"},
+		{`podDisruptionBudget: {maxUnavailable: 1.5}`, "maxUnavailable"},
+		{`podDisruptionBudget: {maxUnavailable: half}`, "maxUnavailable"},
 	} {
 		_, err := renderChart(releaseName, releaseNamespace, parseValues(t, tc.values))
 		if err == nil {
@@ -52,6 +68,10 @@ func TestSchemaAccepts(t *testing.T) {
 		`global: {imageRegistry: example.com}`,
 		`fullnameOverride: psa`,
 		`webhook: {failurePolicy: Ignore}`,
+		`podDisruptionBudget: {maxUnavailable: 1}`,
+		`revisionHistoryLimit: 0`,
+		`serviceAccount: {create: false, name: existing}`,
+		`resources: {requests: {cpu: 100m, memory: 256Mi}, limits: {memory: 2Gi}}`,
 	} {
 		if _, err := renderChart(releaseName, releaseNamespace, parseValues(t, values)); err != nil {
 			t.Errorf("%s: %v", values, err)

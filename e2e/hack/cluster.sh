@@ -5,7 +5,7 @@
 # are admitted and stored but stay Pending - enough for an admission webhook.
 #
 #   cluster.sh up          start (or report already running); prints the kubeconfig path
-#   cluster.sh down        stop everything and delete the state directory
+#   cluster.sh down        stop everything (make demo's webhook first) and delete the state directory
 #   cluster.sh status      exit 0 if all components run and the API server is ready
 #   cluster.sh kubeconfig  print the admin kubeconfig path
 #
@@ -26,6 +26,13 @@ ETCD_PEER_PORT=${E2E_ETCD_PEER_PORT:-23800}
 APISERVER_PORT=${E2E_APISERVER_PORT:-16443}
 KUBECONFIG_PATH=$STATE/admin.kubeconfig
 COMPONENTS=(cert-manager kube-controller-manager kube-apiserver etcd)
+# Started by others on this cluster (make demo's webhook, pid in pids/<name>.pid): not needed
+# for "up", stopped by "down".
+GUESTS=(pod-security-advisor)
+# "down" stops these tiers in turn, each component's dependencies still up, so every one
+# exits cleanly: the webhook (its final save needs the API server), the API server's
+# clients, the API server (its shutdown needs etcd), etcd.
+SHUTDOWN_TIERS=("${GUESTS[*]}" "cert-manager kube-controller-manager" kube-apiserver etcd)
 
 log() { echo "[cluster] $*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
@@ -38,7 +45,7 @@ pid_of() {
 	[[ -f $f ]] || return 1
 	pid=$(<"$f")
 	local argv0
-	argv0=$(tr '\0' '\n' <"/proc/$pid/cmdline" 2>/dev/null | head -n1) || return 1
+	argv0=$(tr '\0' '\n' 2>/dev/null <"/proc/$pid/cmdline" | head -n1) || return 1
 	[[ ${argv0##*/} == "$1" ]] || return 1
 	echo "$pid"
 }
@@ -227,27 +234,36 @@ up() {
 	echo "$KUBECONFIG_PATH"
 }
 
-down() {
-	local name pid pids=()
-	# The state is thrown away, so no ordered shutdown: signal all, then wait.
-	for name in "${COMPONENTS[@]}"; do
+# stop_tier <name...>: SIGTERM to each running component, then wait up to 15s for all of them.
+stop_tier() {
+	local name pid pids=() deadline=$((SECONDS + 15))
+	for name in "$@"; do
 		pid=$(pid_of "$name") || continue
 		kill -TERM "$pid" 2>/dev/null || true
-		pids+=("$pid")
+		pids+=("$pid:$name")
 	done
-	for _ in $(seq 50); do
-		pid=""
-		for p in "${pids[@]}"; do kill -0 "$p" 2>/dev/null && pid=$p; done
-		[[ -n $pid ]] || break
+	local p left
+	while :; do
+		left=()
+		for p in "${pids[@]}"; do kill -0 "${p%%:*}" 2>/dev/null && left+=("$p"); done
+		((${#left[@]} > 0 && SECONDS < deadline)) || break
 		sleep 0.2
 	done
-	for p in "${pids[@]}"; do
-		kill -0 "$p" 2>/dev/null || continue
-		log "pid $p ignored SIGTERM for 10s; killing"
-		kill -KILL "$p" 2>/dev/null || true
+	for p in "${left[@]}"; do
+		log "${p#*:} (pid ${p%%:*}) ignored SIGTERM for 15s; killing"
+		kill -KILL "${p%%:*}" 2>/dev/null || true
+	done
+	stopped=$((stopped + ${#pids[@]}))
+}
+
+down() {
+	local tier stopped=0
+	for tier in "${SHUTDOWN_TIERS[@]}"; do
+		# shellcheck disable=SC2086 # a tier is a space-separated list of names
+		stop_tier $tier
 	done
 	rm -rf "$STATE"
-	log "cluster down (stopped ${#pids[@]} processes)"
+	log "cluster down (stopped $stopped processes)"
 }
 
 case ${1:-} in

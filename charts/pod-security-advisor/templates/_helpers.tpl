@@ -37,7 +37,11 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- end }}
 
 {{- define "psa.serviceAccountName" -}}
+{{- if .Values.serviceAccount.create }}
 {{- default (include "psa.fullname" .) .Values.serviceAccount.name }}
+{{- else }}
+{{- required "serviceAccount.name: the existing ServiceAccount to run as (serviceAccount.create=false)" .Values.serviceAccount.name }}
+{{- end }}
 {{- end }}
 
 {{/* The webhook Service, and the names it answers to inside the cluster. */}}
@@ -77,26 +81,13 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- end }}
 {{- end }}
 
-{{/* The restricted Pod Security Standards container securityContext. */}}
+{{/* Security contexts (values; the defaults pass Pod Security Standards restricted). */}}
 {{- define "psa.containerSecurityContext" -}}
-allowPrivilegeEscalation: false
-readOnlyRootFilesystem: true
-runAsNonRoot: true
-runAsUser: 65532
-runAsGroup: 65532
-capabilities:
-  drop:
-    - ALL
-seccompProfile:
-  type: RuntimeDefault
+{{- toYaml .Values.containerSecurityContext }}
 {{- end }}
 
 {{- define "psa.podSecurityContext" -}}
-runAsNonRoot: true
-runAsUser: 65532
-runAsGroup: 65532
-seccompProfile:
-  type: RuntimeDefault
+{{- toYaml .Values.podSecurityContext }}
 {{- end }}
 
 {{/* Fail early on value combinations the schema cannot express. */}}
