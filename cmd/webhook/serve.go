@@ -40,14 +40,6 @@ import (
 	podwebhook "github.com/pod-security-advisor/pod-security-advisor/pkg/webhook"
 )
 
-// workloadsPerShard sizes a new state: enough shards for --max-workloads records at about this
-// many a shard (~100 KB of typical records, well below a shard's limit), so that learning up to
-// the bound does not reshard. A reshard decodes and re-encodes every shard in one save: at
-// 100,000 workloads that took ~150 MiB of heap at once, the largest part of the peak.
-const workloadsPerShard = 1000
-
-func ceilDiv(a, b int) int { return (a + b - 1) / b }
-
 // WebhookPath is where the API server sends pod admission reviews.
 const WebhookPath = "/validate-pods"
 
@@ -206,8 +198,7 @@ func serve(o serveOptions) error {
 	agg := aggregate.New(o.replica)
 	agg.MaxWorkloads = o.maxWorkloads
 	lrn := learner.New(agg)
-	st, err := store.New(store.Options{Namespace: o.namespace, Name: o.name, Reader: mgr.GetAPIReader(), Client: mgr.GetClient(), Log: log.WithName("store"),
-		InitialShards: ceilDiv(o.maxWorkloads, workloadsPerShard)})
+	st, err := store.New(store.Options{Namespace: o.namespace, Name: o.name, Reader: mgr.GetAPIReader(), Client: mgr.GetClient(), Log: log.WithName("store")})
 	if err != nil {
 		return err
 	}
