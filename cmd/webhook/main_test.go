@@ -304,3 +304,18 @@ func TestPolicyNoteCommands(t *testing.T) {
 		t.Error("no note tried")
 	}
 }
+
+// TestServeRejectsBounds: a bound that cannot work is refused before anything starts.
+func TestServeRejectsBounds(t *testing.T) {
+	for _, c := range []struct{ flag, want string }{
+		{"--max-workloads=-1", "--max-workloads -1: must not be negative"},
+		{"--max-policy-bytes=0", "--max-policy-bytes 0: must be positive"},
+	} {
+		cmd := newServeCommand()
+		cmd.SetArgs([]string{"--namespace=psa", c.flag})
+		cmd.SilenceUsage, cmd.SilenceErrors = true, true
+		if err := cmd.Execute(); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: error %v, want %q", c.flag, err, c.want)
+		}
+	}
+}

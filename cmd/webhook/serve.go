@@ -50,7 +50,7 @@ type serveOptions struct {
 	enforce                              bool
 	flushInterval, refreshInterval       time.Duration
 	excluded                             []string
-	maxWorkloads                         int
+	maxWorkloads, maxPolicyBytes         int
 	backfill                             bool
 	confirm                              bool
 	confirmTimeout                       time.Duration
@@ -93,7 +93,8 @@ exit; a SIGKILL loses at most one --flush-interval of learning.`,
 	f.DurationVar(&o.flushInterval, "flush-interval", 10*time.Second, "save new learning within this long of learning it (a debounce: a burst is one save); bounds what a SIGKILL loses")
 	f.DurationVar(&o.refreshInterval, "refresh-interval", 10*time.Minute, "save counters and last-seen times, and publish the policy again, this often")
 	f.StringSliceVar(&o.excluded, "exclude-namespaces", nil, "namespaces answered but never recorded (comma-separated)")
-	f.IntVar(&o.maxWorkloads, "max-workloads", 50000, "workload records kept; beyond, evidence joins a per-namespace overflow record (allowances are never dropped)")
+	f.IntVar(&o.maxWorkloads, "max-workloads", 50000, "workload records kept, shared max-min fairly between namespaces: once all are taken, a namespace below the biggest still gets a record and the biggest folds the least recently seen of 8 sampled records into its overflow record; a namespace past its share joins new workloads into its overflow record (allowances are never dropped); 0: no bound")
+	f.IntVar(&o.maxPolicyBytes, "max-policy-bytes", policy.DefaultMaxTotalBytes, "bytes of all policy ConfigMaps together, and so of what one publication holds; past it, formats are left out whole, the report first, with a note saying how to render them")
 	f.BoolVar(&o.backfill, "backfill", true, "at start, learn from the pods already in the cluster")
 	f.BoolVar(&o.confirm, "confirm-learning", true, "learn what is new only from the pod the API server stored (false: from the review as it arrives, which lets anyone who reaches the port write the policy; for tests and benchmarks)")
 	f.DurationVar(&o.confirmTimeout, "confirm-timeout", podwebhook.DefaultConfirmTimeout, "how long a new pod may take to be stored before its review is given up")
@@ -164,6 +165,12 @@ func serve(o serveOptions) error {
 	if o.flushInterval < 0 {
 		return fmt.Errorf("--flush-interval %s: must not be negative", o.flushInterval)
 	}
+	if o.maxWorkloads < 0 {
+		return fmt.Errorf("--max-workloads %d: must not be negative (0: no bound)", o.maxWorkloads)
+	}
+	if o.maxPolicyBytes <= 0 {
+		return fmt.Errorf("--max-policy-bytes %d: must be positive", o.maxPolicyBytes)
+	}
 	if o.confirmTimeout <= 0 || o.confirmMaxHeld <= 0 {
 		return fmt.Errorf("--confirm-timeout %s, --confirm-max-held %d: must be positive", o.confirmTimeout, o.confirmMaxHeld)
 	}
@@ -215,7 +222,8 @@ func serve(o serveOptions) error {
 		return err
 	}
 	registerStoreMetrics(st)
-	pub := &policy.Publisher{Reader: mgr.GetAPIReader(), Client: mgr.GetClient(), Namespace: o.namespace, Name: o.policyName, Scope: o.scope, Enforce: o.enforce}
+	pub := &policy.Publisher{Reader: mgr.GetAPIReader(), Client: mgr.GetClient(), Namespace: o.namespace, Name: o.policyName, Scope: o.scope, Enforce: o.enforce,
+		MaxTotalBytes: o.maxPolicyBytes}
 	ready := &readiness{}
 
 	resolver := &owner.CacheResolver{Reader: mgr.GetCache(), Live: mgr.GetAPIReader(), LiveTimeout: time.Second}

@@ -204,13 +204,14 @@ func (r *Release) Start(t *testing.T, o webhookOptions) *Webhook {
 	label := or(o.label, "webhook")
 	replica := or(o.replica, r.Name+"-"+label)
 	args := r.chartArgs(t, replica)
+	env := r.chartEnv(t)
 	args = append(args,
 		"--host=127.0.0.1", "--port="+strconv.Itoa(w.Port), "--cert-dir="+r.CertDir,
 		"--metrics-bind-address=127.0.0.1:"+strconv.Itoa(w.MetricsPort),
 		"--health-probe-bind-address=127.0.0.1:"+strconv.Itoa(w.HealthPort),
 		"--kubeconfig="+r.Kubeconfig, "--backfill="+strconv.FormatBool(o.backfill))
 	args = append(args, o.args...)
-	w.Process = harness.StartProcess(t, label, nil, harness.Advisor(t), args...)
+	w.Process = harness.StartProcess(t, label, env, harness.Advisor(t), args...)
 	harness.Eventually(t, 60*time.Second, label+" /readyz", func() error {
 		if !w.Running() {
 			t.Fatalf("%s exited before it was ready:\n%s", label, w.Log())
@@ -244,6 +245,27 @@ func (r *Release) chartArgs(t *testing.T, replica string) []string {
 		}
 		a = strings.ReplaceAll(a, "$(POD_NAMESPACE)", r.Namespace)
 		out = append(out, strings.ReplaceAll(a, "$(POD_NAME)", replica))
+	}
+	return out
+}
+
+// chartEnv returns the environment the chart's Deployment gives from the container's resources
+// (MEMORY_LIMIT, from which the webhook sets its Go memory limit), resolved as the kubelet
+// resolves it: memory figures are measured under the chart's own limit.
+func (r *Release) chartEnv(t *testing.T) []string {
+	t.Helper()
+	d := &appsv1.Deployment{}
+	if err := r.c.Get(context.Background(), client.ObjectKey{Namespace: r.Namespace, Name: r.Fullname}, d); err != nil {
+		t.Fatal(err)
+	}
+	c := d.Spec.Template.Spec.Containers[0]
+	var out []string
+	for _, e := range c.Env {
+		if ref := e.ValueFrom; ref != nil && ref.ResourceFieldRef != nil && ref.ResourceFieldRef.Resource == "limits.memory" {
+			if q, ok := c.Resources.Limits[corev1.ResourceMemory]; ok {
+				out = append(out, fmt.Sprintf("%s=%d", e.Name, q.Value()))
+			}
+		}
 	}
 	return out
 }

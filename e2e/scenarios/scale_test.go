@@ -125,8 +125,8 @@ func scaleRun(t *testing.T, n, namespaces int) {
 	time.Sleep(30 * time.Second)
 	idle, _ := w.MemoryMiB("VmRSS")
 	peak, _ := w.MemoryMiB("VmHWM")
-	fmt.Printf("FIGURE scale workloads=%d namespaces=%d rss_idle_mib=%.0f rss_peak_mib=%.0f rss_peak_sampled_mib=%.0f backlog_saved_seconds=%.1f\n",
-		n, namespaces, idle, peak, float64(peakSampled.Load())/1024, backlog.Seconds())
+	fmt.Printf("FIGURE scale workloads=%d namespaces=%d rss_idle_mib=%.0f rss_peak_mib=%.0f rss_peak_sampled_mib=%.0f backlog_saved_seconds=%.1f under=%q\n",
+		n, namespaces, idle, peak, float64(peakSampled.Load())/1024, backlog.Seconds(), strings.Join(r.chartEnv(t), " "))
 	if errs := w.Metric(t, "pod_security_advisor_flushes_total", "result", "error"); errs > 0 {
 		t.Errorf("%v flushes failed", errs)
 	}

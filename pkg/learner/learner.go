@@ -11,7 +11,9 @@ package learner
 import (
 	"context"
 	"errors"
+	"maps"
 	"math/rand/v2"
+	"slices"
 	"sync"
 	"time"
 
@@ -37,7 +39,10 @@ type PartialError interface {
 
 // Publisher writes the policy rendered from an aggregate.
 type Publisher interface {
-	Publish(ctx context.Context, agg *aggregate.Aggregate) error
+	// PublishChanged publishes agg's policy; changed names the namespaces whose records may
+	// differ from those of the previous call, so that the others need not be fingerprinted
+	// (which encodes every record: seconds at 100,000 workloads).
+	PublishChanged(ctx context.Context, agg *aggregate.Aggregate, changed []string) error
 }
 
 // key names a workload record: its namespace and record key (Ref.Key, or the overflow's).
@@ -328,6 +333,9 @@ type publisher struct {
 	queued []*aggregate.Aggregate // copies for the published copy, oldest first
 	force  bool                   // publish even if nothing is queued
 	signal chan struct{}
+	// changed: namespaces absorbed into the published copy since the last publication that
+	// succeeded (only the publishing goroutine uses it).
+	changed map[string]bool
 }
 
 // enqueue hands over agg (the publisher owns it from now on); force publishes regardless.
@@ -347,16 +355,33 @@ func (p *publisher) enqueue(agg *aggregate.Aggregate, force bool) {
 	}
 }
 
-// drain absorbs what is queued into published and reports whether a publication is due.
+// drain absorbs what is queued into published, noting the namespaces it changes, and reports
+// whether a publication is due.
 func (p *publisher) drain(published *aggregate.Aggregate) bool {
 	p.mu.Lock()
 	queued, force := p.queued, p.force
 	p.queued, p.force = nil, false
 	p.mu.Unlock()
+	if p.changed == nil {
+		p.changed = map[string]bool{}
+	}
 	for _, agg := range queued {
+		for ns := range agg.Namespaces {
+			p.changed[ns] = true
+		}
 		published.Absorb(agg)
 	}
 	return force || len(queued) > 0
+}
+
+// publishNow publishes published, naming the namespaces changed since the last success.
+func (lp *Loop) publishNow(ctx context.Context, published *aggregate.Aggregate) error {
+	err := lp.Publisher.PublishChanged(ctx, published, slices.Sorted(maps.Keys(lp.pub.changed)))
+	if err == nil {
+		clear(lp.pub.changed)
+	}
+	lp.report(err)
+	return err
 }
 
 // finalFlushTimeout bounds the flush on shutdown. It stays inside serve's
@@ -419,7 +444,7 @@ func (lp *Loop) Start(ctx context.Context) error {
 			lp.flush(final, true)
 			publishing.Wait()
 			if lp.pub.drain(published) {
-				lp.report(lp.Publisher.Publish(final, published))
+				_ = lp.publishNow(final, published) // reported to Flushed
 			}
 			return nil
 		case <-lp.Learner.signal:
@@ -467,8 +492,7 @@ func (lp *Loop) publish(ctx context.Context, published *aggregate.Aggregate) {
 		if !lp.pub.drain(published) && !failed {
 			continue
 		}
-		err := lp.Publisher.Publish(ctx, published)
-		lp.report(err)
+		err := lp.publishNow(ctx, published)
 		failed = err != nil && ctx.Err() == nil
 		if failed {
 			lp.Log.Error(err, "publishing the policy failed; retrying", "in", publishing.failed().Round(time.Millisecond).String())

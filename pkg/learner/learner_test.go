@@ -3,6 +3,7 @@ package learner
 import (
 	"context"
 	"errors"
+	"slices"
 	"sync"
 	"testing"
 	"testing/synctest"
@@ -22,9 +23,12 @@ type memory struct {
 	batches   []int       // workloads handed to each Save
 	savedAt   []time.Time // when each Save returned
 	published int
-	other     *aggregate.Aggregate // what "another replica" saved
-	fail      func(changes *aggregate.Aggregate) error
-	took      time.Duration // how long a Save takes
+	changed   [][]string // the namespaces named to each publication
+	// failPublish: how many publications fail from now on
+	failPublish int
+	other       *aggregate.Aggregate // what "another replica" saved
+	fail        func(changes *aggregate.Aggregate) error
+	took        time.Duration // how long a Save takes
 }
 
 func newMemory() *memory { return &memory{saved: aggregate.New("store")} }
@@ -51,10 +55,15 @@ func (m *memory) Save(ctx context.Context, changes *aggregate.Aggregate) (*aggre
 	return aggregate.New(""), nil
 }
 
-func (m *memory) Publish(context.Context, *aggregate.Aggregate) error {
+func (m *memory) PublishChanged(_ context.Context, _ *aggregate.Aggregate, changed []string) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.published++
+	m.changed = append(m.changed, changed)
+	if m.failPublish > 0 {
+		m.failPublish--
+		return errors.New("publication refused")
+	}
 	return nil
 }
 
@@ -282,9 +291,9 @@ func TestResave(t *testing.T) {
 // slowPublisher takes a long time to render, as a large policy does.
 type slowPublisher struct{ *memory }
 
-func (s slowPublisher) Publish(ctx context.Context, agg *aggregate.Aggregate) error {
+func (s slowPublisher) PublishChanged(ctx context.Context, agg *aggregate.Aggregate, changed []string) error {
 	time.Sleep(30 * time.Second)
-	return s.memory.Publish(ctx, agg)
+	return s.memory.PublishChanged(ctx, agg, changed)
 }
 
 // TestSlowPublishDelaysNoSave: saving goes on while the policy renders.
@@ -335,4 +344,37 @@ func TestLearnKnown(t *testing.T) {
 	if b := l.take(false); !empty(b.save) {
 		t.Fatal("a known repeat made a save due before the refresh")
 	}
+}
+
+// TestPublishNamesChanged: each publication names the namespaces changed since the last one
+// that succeeded, so the publisher fingerprints only those; a failed one's are named again.
+func TestPublishNamesChanged(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		mem := newMemory()
+		l := New(aggregate.New("me"))
+		stop := run(t, l, mem, time.Second)
+		in := func(ns, name string) aggregate.Observation { o := obs(name, false); o.Namespace = ns; return o }
+		l.Learn(in("a", "x"))
+		l.Learn(in("b", "x"))
+		time.Sleep(2 * time.Second)
+		mem.mu.Lock()
+		mem.failPublish = 1
+		mem.mu.Unlock()
+		l.Learn(in("c", "x"))
+		time.Sleep(3 * time.Second) // c's publication fails at 3 s, its retry comes within 1 s
+		l.Learn(in("a", "y"))
+		time.Sleep(3 * time.Second)
+		stop() // the final publication names nothing: all was published
+		mem.mu.Lock()
+		defer mem.mu.Unlock()
+		want := [][]string{{"a", "b"}, {"c"}, {"c"}, {"a"}, {}}
+		if len(mem.changed) != len(want) {
+			t.Fatalf("publications named %q, want %q", mem.changed, want)
+		}
+		for i := range want {
+			if !slices.Equal(mem.changed[i], want[i]) {
+				t.Errorf("publication %d named %q, want %q", i, mem.changed[i], want[i])
+			}
+		}
+	})
 }

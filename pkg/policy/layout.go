@@ -98,6 +98,7 @@ type plan struct {
 	allFP    [sha256.Size]byte
 	cuts     map[string][]string // key → namespaces whose part left it out
 	scratch  limitWriter
+	kept     int // bytes of the entries' bodies
 	// wholeBodies are the whole-cluster formats rendered in this publish (nil: over MaxBytes).
 	wholeBodies map[string][]byte
 }
@@ -214,8 +215,8 @@ func (l *limitWriter) Write(b []byte) (int, error) {
 }
 
 // renderNamespace renders format f of one namespace, up to limit bytes; over: it passed them.
-// The rendering is made in a buffer reused across namespaces and copied out at its exact size,
-// so the renderings kept until their part is written take no more than their bytes.
+// The rendering is made in a buffer reused across namespaces: body is only valid until the
+// next rendering.
 func (pl *plan) renderNamespace(e *entry, f format, limit int) (body []byte, over bool, err error) {
 	pl.scratch.buf.Reset()
 	pl.scratch.n = limit
@@ -223,7 +224,27 @@ func (pl *plan) renderNamespace(e *entry, f format, limit int) (body []byte, ove
 	if errors.Is(err, errLimit) {
 		return nil, true, nil
 	}
-	return bytes.Clone(pl.scratch.buf.Bytes()), false, err
+	return pl.scratch.buf.Bytes(), false, err
+}
+
+// keptBodies bounds the renderings a publish keeps from measuring a namespace to building its
+// part (copied at their exact size). Past it, buildPart renders them again: a first publish
+// then holds about one part at a time instead of the whole policy (over 100 MiB at 100,000
+// workloads), at the price of rendering most namespaces twice.
+const keptBodies = 4 << 20
+
+// keep copies body as e's rendering of key while the renderings kept stay within keptBodies.
+func (pl *plan) keep(e *entry, key string, body []byte) {
+	if pl.kept+len(body) <= keptBodies {
+		e.bodies[key] = bytes.Clone(body)
+		pl.kept += len(body)
+	}
+}
+
+// drop lets e's renderings go.
+func (pl *plan) drop(e *entry, key string) {
+	pl.kept -= len(e.bodies[key])
+	delete(e.bodies, key)
 }
 
 // measure renders format f of every namespace not measured yet and returns the bytes the format
@@ -250,7 +271,7 @@ func (pl *plan) measure(f format, remaining int) (int, error) {
 		}
 		if over && limit < MaxBytes {
 			for _, done := range todo[:i] {
-				delete(done.bodies, f.key)
+				pl.drop(done, f.key)
 			}
 			return -1, nil
 		}
@@ -259,7 +280,7 @@ func (pl *plan) measure(f format, remaining int) (int, error) {
 			continue
 		}
 		e.m.sizes[f.key] = measure{cost: textCost(body)}
-		e.bodies[f.key] = body
+		pl.keep(e, f.key, body)
 		total += len(body)
 	}
 	return total, nil
@@ -491,17 +512,20 @@ func (pl *plan) buildPart(pt *part) (*corev1.ConfigMap, error) {
 				} else if over {
 					return nil, fmt.Errorf("%s of namespace %s is larger than when it was measured", f.key, e.name)
 				}
+				body = bytes.Clone(body)
 			}
 			bodies[i] = body
 		}
-		var b bytes.Buffer
+		var b strings.Builder
 		if err := pl.r.Join(&b, f.name, bodies); err != nil {
 			return nil, err
 		}
 		data[f.key] = b.String()
 	}
 	for _, e := range pt.members {
-		e.bodies = nil
+		for key := range e.bodies {
+			pl.drop(e, key)
+		}
 	}
 	data[ReadmeKey] = p.partReadme(pt.index, pt.depth, names, pt.cut)
 	if c := dataCost(data); !c.fits() {
