@@ -121,8 +121,11 @@ func scaleRun(t *testing.T, n, namespaces int) {
 		return nil
 	})
 	backlog := time.Since(savedAt)
-	// Let the last flushes and the policy publication settle, then read the idle figure.
-	time.Sleep(30 * time.Second)
+	// A first publication at this size takes minutes after the backlog is saved: read the policy
+	// and the idle figure once its ConfigMaps have been still for a while.
+	published := time.Now()
+	policyCMs := r.policySettled(t, 30*time.Second, 15*time.Minute)
+	fmt.Printf("FIGURE scale workloads=%d namespaces=%d policy_settled_seconds=%.1f\n", n, namespaces, time.Since(published).Seconds())
 	idle, _ := w.MemoryMiB("VmRSS")
 	peak, _ := w.MemoryMiB("VmHWM")
 	fmt.Printf("FIGURE scale workloads=%d namespaces=%d rss_idle_mib=%.0f rss_peak_mib=%.0f rss_peak_sampled_mib=%.0f backlog_saved_seconds=%.1f under=%q\n",
@@ -132,25 +135,46 @@ func scaleRun(t *testing.T, n, namespaces int) {
 	}
 
 	state := r.StateConfigMaps(t)
-	parts := &corev1.ConfigMapList{}
-	if err := r.c.List(context.Background(), parts, client.InNamespace(r.Namespace), client.MatchingLabels{policy.LabelPolicy: r.Fullname + "-policy"}); err != nil {
-		t.Fatal(err)
-	}
-	main := &corev1.ConfigMap{}
-	if err := r.c.Get(context.Background(), client.ObjectKey{Namespace: r.Namespace, Name: r.Fullname + "-policy"}, main); err != nil {
-		t.Errorf("no policy ConfigMap: %v", err)
-	}
-	policyCMs := append(parts.Items, *main)
 	stateMax, stateTotal := largest(state)
 	policyMax, policyTotal := largest(policyCMs)
 	fmt.Printf("FIGURE scale workloads=%d namespaces=%d state_configmaps=%d state_largest_bytes=%d state_total_bytes=%d policy_configmaps=%d policy_largest_bytes=%d policy_total_bytes=%d\n",
 		n, namespaces, len(state), stateMax, stateTotal, len(policyCMs), policyMax, policyTotal)
-	if left := strings.Count(main.Data["README"], "Left out"); left > 0 {
+	if left := strings.Count(policyCMs[len(policyCMs)-1].Data["README"], "Left out"); left > 0 {
 		fmt.Printf("FIGURE scale workloads=%d namespaces=%d policy_formats_left_out=%d\n", n, namespaces, left)
 	}
 	const limit = 1 << 20
 	if stateMax >= limit || policyMax >= limit {
 		t.Errorf("a ConfigMap is %d bytes, over the API server's %d", max(stateMax, policyMax), limit)
+	}
+}
+
+// policySettled returns the policy ConfigMaps (the main one last) once none has changed for
+// still, waiting at most limit.
+func (r *Release) policySettled(t *testing.T, still, limit time.Duration) []corev1.ConfigMap {
+	t.Helper()
+	var last string
+	since, deadline := time.Now(), time.Now().Add(limit)
+	for {
+		parts := &corev1.ConfigMapList{}
+		if err := r.c.List(context.Background(), parts, client.InNamespace(r.Namespace), client.MatchingLabels{policy.LabelPolicy: r.Fullname + "-policy"}); err != nil {
+			t.Fatal(err)
+		}
+		main := &corev1.ConfigMap{}
+		err := r.c.Get(context.Background(), client.ObjectKey{Namespace: r.Namespace, Name: r.Fullname + "-policy"}, main)
+		versions := main.ResourceVersion
+		for _, cm := range parts.Items {
+			versions += " " + cm.Name + "@" + cm.ResourceVersion
+		}
+		if versions != last {
+			last, since = versions, time.Now()
+		}
+		switch {
+		case err == nil && time.Since(since) >= still:
+			return append(parts.Items, *main)
+		case time.Now().After(deadline):
+			t.Fatalf("the policy ConfigMaps did not settle within %s (main: %v)", limit, err)
+		}
+		time.Sleep(5 * time.Second)
 	}
 }
 
