@@ -198,3 +198,52 @@ func stateMapsOnly(t *testing.T, c client.Reader) []corev1.ConfigMap {
 	shards, _ := stateMaps(t, c)
 	return shards
 }
+
+// TestSpliceSameShards: a save into shards the caller holds (spliced: only the changed records
+// are decoded and encoded) writes exactly the ConfigMaps a save that decodes every shard whole
+// writes, for new workloads and for workloads joined into stored ones.
+func TestSpliceSameShards(t *testing.T) {
+	base := synthetic("r1", 0, 400, 40)
+	seed := fake.NewClientBuilder().Build()
+	mustSave(t, newStore(t, seed, func(o *Options) { o.InitialShards = 8 }), base)
+	copies := func() client.Client {
+		b := fake.NewClientBuilder()
+		for _, cm := range stateMapsOnly(t, seed) {
+			cm.ResourceVersion = ""
+			b = b.WithObjects(cm.DeepCopy())
+		}
+		return b.Build()
+	}
+	// New workloads, and stored ones seen by another replica with more images and accounts.
+	change := union(synthetic("r1", 1000, 30, 41), synthetic("r2", 0, 30, 42))
+
+	spliced, whole := copies(), copies()
+	logs := &logSink{}
+	s := newStore(t, spliced, func(o *Options) { o.Log = logs.logger(t) })
+	mustLoad(t, s) // the caller holds every shard: the save splices
+	if back := mustSave(t, s, change); workloads(back) != 0 {
+		t.Errorf("spliced save handed back %d workloads", workloads(back))
+	}
+	if logs.contains("not spliced") {
+		t.Error("a shard the caller holds was joined whole")
+	}
+	mustSave(t, newStore(t, whole), change) // nothing held: every shard decoded whole
+
+	want := map[string]corev1.ConfigMap{}
+	for _, cm := range stateMapsOnly(t, whole) {
+		want[cm.Name] = cm
+	}
+	got := stateMapsOnly(t, spliced)
+	if len(got) != len(want) || len(got) != 8 {
+		t.Fatalf("%d shards spliced, %d whole, want 8", len(got), len(want))
+	}
+	for _, cm := range got {
+		w := want[cm.Name]
+		if !sameContent(&cm, &w) {
+			a, _ := inflate(&cm)
+			b, _ := inflate(&w)
+			t.Errorf("%s differs: spliced %d bytes of JSON, whole %d", cm.Name, len(a), len(b))
+		}
+	}
+	sameState(t, mustLoad(t, newStore(t, spliced)), union(base, change))
+}

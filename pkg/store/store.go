@@ -400,27 +400,22 @@ func (s *Store) saveShard(ctx context.Context, i, n int, group *aggregate.Aggreg
 		case err != nil:
 			return fmt.Errorf("reading state shard %s: %w", name, err)
 		}
-		joined, held := aggregate.New(""), true
 		if cur != nil {
 			if c := labelShards(cur); c > n {
 				s.learnLayout(c)
 				return errLayout{c}
 			}
-			sh := s.decode(cur, i)
-			if sh.agg == nil {
-				if _, err := s.setAside(ctx, sh); err != nil {
-					return err
-				}
-				s.lost(i, n)
-			} else {
-				held = s.holds(cur)
-				joined.Absorb(sh.agg)
-			}
 		}
-		joined.Merge(group)
-		p, err := s.plan(joined, cur, i, n)
+		var joined *aggregate.Aggregate // what to hand back: nil when the caller holds it all
+		p, err := s.splice(cur, group, i, n)
 		if err != nil {
-			return err
+			s.opts.Log.V(1).Info("state shard not spliced; joining it whole", "configmap", name, "reason", err.Error())
+			if joined, err = s.joinShard(ctx, cur, group, i, n); err != nil {
+				return err
+			}
+			if p, err = s.plan(joined, cur, i, n); err != nil {
+				return err
+			}
 		}
 		if s.over(p) {
 			mu.Lock()
@@ -436,7 +431,7 @@ func (s *Store) saveShard(ctx context.Context, i, n int, group *aggregate.Aggreg
 		}
 		err = s.write(ctx, cur, p)
 		if err == nil {
-			if !held {
+			if joined != nil {
 				mu.Lock()
 				back.Absorb(joined) // joined is not used after this
 				mu.Unlock()
@@ -453,6 +448,52 @@ func (s *Store) saveShard(ctx context.Context, i, n int, group *aggregate.Aggreg
 		}
 		delay = min(2*delay, time.Second)
 	}
+}
+
+// errNotHeld means a shard's version is not one the caller holds: it is joined whole.
+var errNotHeld = errors.New("a version the caller does not hold")
+
+// splice plans shard i of n as cur (which the caller holds, or nil: none) with group joined
+// into it, re-encoding only group's records (splice.go).
+func (s *Store) splice(cur *corev1.ConfigMap, group *aggregate.Aggregate, i, n int) (planned, error) {
+	doc := &splitDocument{Namespaces: map[string]*splitNamespace{}}
+	if cur != nil {
+		if !s.holds(cur) {
+			return planned{}, errNotHeld
+		}
+		var err error
+		if doc, err = split(cur); err != nil {
+			return planned{}, err
+		}
+	}
+	if err := doc.join(group); err != nil {
+		return planned{}, err
+	}
+	raw, count := doc.marshal()
+	compressed, err := compress(raw)
+	if err != nil {
+		return planned{}, err
+	}
+	return s.planEncoded(raw, compressed, count, cur, i, n)
+}
+
+// joinShard decodes cur whole (nil: none) and joins group into it. An undecodable shard is
+// set aside and reported lost first.
+func (s *Store) joinShard(ctx context.Context, cur *corev1.ConfigMap, group *aggregate.Aggregate, i, n int) (*aggregate.Aggregate, error) {
+	joined := aggregate.New("")
+	if cur != nil {
+		sh := s.decode(cur, i)
+		if sh.agg == nil {
+			if _, err := s.setAside(ctx, sh); err != nil {
+				return nil, err
+			}
+			s.lost(i, n)
+		} else {
+			joined.Absorb(sh.agg)
+		}
+	}
+	joined.Merge(group)
+	return joined, nil
 }
 
 // refuse drops from group the workloads that alone exceed a shard's limits, records them in
@@ -706,6 +747,11 @@ func (s *Store) plan(b *aggregate.Aggregate, cur *corev1.ConfigMap, i, n int) (p
 	if err != nil {
 		return planned{}, err
 	}
+	return s.planEncoded(raw, compressed, workloads(b), cur, i, n)
+}
+
+// planEncoded is plan of content already encoded: raw JSON of count records, compressed.
+func (s *Store) planEncoded(raw, compressed []byte, count int, cur *corev1.ConfigMap, i, n int) (planned, error) {
 	cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: shardName(s.opts.Name, i), Namespace: s.opts.Namespace}}
 	if cur != nil {
 		cm = cur.DeepCopy() // keeps the resourceVersion for the conditional update
@@ -722,7 +768,7 @@ func (s *Store) plan(b *aggregate.Aggregate, cur *corev1.ConfigMap, i, n int) (p
 	if err != nil {
 		return planned{}, err
 	}
-	return planned{cm: cm, cur: cur, size: size, raw: len(raw), count: workloads(b)}, nil
+	return planned{cm: cm, cur: cur, size: size, raw: len(raw), count: count}, nil
 }
 
 // write creates or updates the planned shard over cur (nil: it did not exist), unless it would
