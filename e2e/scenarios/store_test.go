@@ -156,9 +156,9 @@ func testSIGKILLMidFlush(t *testing.T, interval time.Duration) {
 	stop := make(chan struct{})
 	var late *answered
 	var posting sync.WaitGroup
+	logged := len(w.Log()) // the saves of the steady pace start here
 	posting.Go(func() { late = postWorkloads(t, poster, "kill", stored, 20_000, 300, 50, 2*time.Minute, stop) })
 	time.Sleep(30 * time.Second)
-	logged := len(w.Log()) // the saves of the steady pace start here
 	writes := w.Metric(t, "pod_security_advisor_state_writes_total")
 	harness.Eventually(t, 30*time.Second, "a flush writes a shard", func() error {
 		if w.Metric(t, "pod_security_advisor_state_writes_total") == writes {
