@@ -1,7 +1,9 @@
 package store
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -246,4 +248,59 @@ func TestSpliceSameShards(t *testing.T) {
 		}
 	}
 	sameState(t, mustLoad(t, newStore(t, spliced)), union(base, change))
+}
+
+// TestSplitScan: split finds the same records encoding/json does, whatever the strings in
+// them hold, and refuses what is not a state document.
+func TestSplitScan(t *testing.T) {
+	agg := synthetic("r1", 0, 30, 43)
+	for _, nsw := range agg.Namespaces {
+		for _, w := range nsw.Workloads {
+			w.Images = append(w.Images, `a"}{,]\`, "é\u2028<&>")
+			break
+		}
+	}
+	odd := inNamespace(synthetic("r1", 100, 2, 44), `ns "quoted" \ <&>`)
+	agg.Merge(odd)
+	raw, compressed, err := encode(agg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cm := func(raw, compressed []byte) *corev1.ConfigMap {
+		return &corev1.ConfigMap{Data: map[string]string{RawSizeKey: fmt.Sprint(len(raw))}, BinaryData: map[string][]byte{PayloadKey: compressed}}
+	}
+	got, err := split(cm(raw, compressed))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want splitDocument
+	if err := json.Unmarshal(raw, &want); err != nil {
+		t.Fatal(err)
+	}
+	if len(got.Namespaces) != len(want.Namespaces) {
+		t.Fatalf("%d namespaces, want %d", len(got.Namespaces), len(want.Namespaces))
+	}
+	for name, ns := range want.Namespaces {
+		g := got.Namespaces[name]
+		if g == nil || len(g.Workloads) != len(ns.Workloads) {
+			t.Fatalf("namespace %q: records differ", name)
+		}
+		for key, rec := range ns.Workloads {
+			if !bytes.Equal(g.Workloads[key], rec) {
+				t.Errorf("%s/%s: scanned %.60s…, want %.60s…", name, key, g.Workloads[key], rec)
+			}
+		}
+	}
+	if again, _ := got.marshal(); !bytes.Equal(again, raw) {
+		t.Error("the scanned document does not marshal to the bytes it was read from")
+	}
+	for _, bad := range []string{`{"apiVersion":"pod-security-advisor.io/v1","kind":"Aggregate","namespaces":{"a":{"workloads":{"k":{"x":1}}}}`,
+		`{"apiVersion":"pod-security-advisor.io/v2","kind":"Aggregate","namespaces":{}}`,
+		`{"apiVersion":"pod-security-advisor.io/v1","kind":"Aggregate","namespaces":{}} x`,
+		`{"apiVersion":"pod-security-advisor.io/v1","kind":"Aggregate","namespaces":{"a":null}}`} {
+		c, _ := compress([]byte(bad))
+		if _, err := split(cm([]byte(bad), c)); err == nil {
+			t.Errorf("split %s: no error", bad)
+		}
+	}
 }

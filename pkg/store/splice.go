@@ -3,6 +3,7 @@ package store
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"maps"
 	"slices"
@@ -34,23 +35,175 @@ type splitNamespace struct {
 // documentKind is the kind of a state document (aggregate.MarshalJSON).
 const documentKind = "Aggregate"
 
-// split inflates a shard (with Decode's bounds) and splits it into records.
+// split inflates a shard (with Decode's bounds) and splits it into records. It reads only
+// shards the caller holds, which were decoded whole before: it scans for the records' bounds
+// and leaves checking their content to that. What it cannot scan is joined whole.
 func split(cm *corev1.ConfigMap) (*splitDocument, error) {
 	raw, err := inflate(cm)
 	if err != nil {
 		return nil, err
 	}
-	doc := &splitDocument{}
-	if err := json.Unmarshal(raw, doc); err != nil {
-		return nil, err
+	doc := &splitDocument{Namespaces: map[string]*splitNamespace{}}
+	sc := &scanner{b: raw}
+	err = sc.object(func(field string) error {
+		switch field {
+		case "apiVersion":
+			doc.APIVersion, err = sc.str()
+		case "kind":
+			doc.Kind, err = sc.str()
+		case "namespaces":
+			err = sc.object(func(name string) error {
+				ns := &splitNamespace{Workloads: map[string]json.RawMessage{}}
+				doc.Namespaces[name] = ns
+				return sc.object(func(field string) error {
+					if field != "workloads" {
+						return fmt.Errorf("namespace %s: field %q", name, field)
+					}
+					return sc.object(func(key string) error {
+						v, err := sc.value()
+						ns.Workloads[key] = v
+						return err
+					})
+				})
+			})
+		default:
+			err = fmt.Errorf("field %q", field)
+		}
+		return err
+	})
+	if err == nil && (doc.APIVersion != aggregate.APIVersion || doc.Kind != documentKind) {
+		err = fmt.Errorf("unsupported state: apiVersion %q kind %q", doc.APIVersion, doc.Kind)
 	}
-	if doc.APIVersion != aggregate.APIVersion || doc.Kind != documentKind {
-		return nil, fmt.Errorf("unsupported state: apiVersion %q kind %q", doc.APIVersion, doc.Kind)
+	if sc.ws(); err == nil && sc.i != len(sc.b) {
+		err = errors.New("data after the document")
 	}
-	if doc.Namespaces == nil {
-		doc.Namespaces = map[string]*splitNamespace{}
+	if err != nil {
+		return nil, fmt.Errorf("configmap %s/%s: at byte %d: %w", cm.Namespace, cm.Name, sc.i, err)
 	}
 	return doc, nil
+}
+
+// scanner finds the bounds of JSON values, for split: encoding/json would decode every record
+// to check it, which is most of a save's time.
+type scanner struct {
+	b []byte
+	i int
+}
+
+var errSyntax = errors.New("not the JSON of a state document")
+
+func (sc *scanner) ws() {
+	for sc.i < len(sc.b) && (sc.b[sc.i] == ' ' || sc.b[sc.i] == '\t' || sc.b[sc.i] == '\n' || sc.b[sc.i] == '\r') {
+		sc.i++
+	}
+}
+
+// next skips white space and reports whether the next byte is c, taking it if so.
+func (sc *scanner) next(c byte) bool {
+	sc.ws()
+	if sc.i < len(sc.b) && sc.b[sc.i] == c {
+		sc.i++
+		return true
+	}
+	return false
+}
+
+// object reads {"key": value, …}, calling field for each key with the scanner at its value.
+func (sc *scanner) object(field func(key string) error) error {
+	if !sc.next('{') {
+		return errSyntax
+	}
+	if sc.next('}') {
+		return nil
+	}
+	for {
+		key, err := sc.str()
+		if err != nil {
+			return err
+		}
+		if !sc.next(':') {
+			return errSyntax
+		}
+		if err := field(key); err != nil {
+			return err
+		}
+		if sc.next('}') {
+			return nil
+		}
+		if !sc.next(',') {
+			return errSyntax
+		}
+	}
+}
+
+// str reads a string.
+func (sc *scanner) str() (string, error) {
+	sc.ws()
+	start := sc.i
+	if err := sc.skipString(); err != nil {
+		return "", err
+	}
+	quoted := sc.b[start:sc.i]
+	if bytes.IndexByte(quoted, '\\') < 0 {
+		return string(quoted[1 : len(quoted)-1]), nil
+	}
+	var out string
+	err := json.Unmarshal(quoted, &out)
+	return out, err
+}
+
+// skipString passes over the string at sc.i.
+func (sc *scanner) skipString() error {
+	if sc.i >= len(sc.b) || sc.b[sc.i] != '"' {
+		return errSyntax
+	}
+	for sc.i++; sc.i < len(sc.b); sc.i++ {
+		switch sc.b[sc.i] {
+		case '\\':
+			sc.i++
+		case '"':
+			sc.i++
+			return nil
+		}
+	}
+	return errSyntax
+}
+
+// value reads any value and returns its JSON.
+func (sc *scanner) value() (json.RawMessage, error) {
+	sc.ws()
+	start, depth := sc.i, 0
+	for sc.i < len(sc.b) {
+		switch c := sc.b[sc.i]; c {
+		case '"':
+			if err := sc.skipString(); err != nil {
+				return nil, err
+			}
+		case '{', '[':
+			depth++
+			sc.i++
+		case '}', ']':
+			if depth == 0 {
+				return sc.b[start:sc.i], nil
+			}
+			depth--
+			sc.i++
+		case ',':
+			if depth == 0 {
+				return sc.b[start:sc.i], nil
+			}
+			sc.i++
+		default:
+			sc.i++
+		}
+		if depth == 0 && sc.i > start && (sc.b[sc.i-1] == '}' || sc.b[sc.i-1] == ']' || sc.b[sc.i-1] == '"') {
+			return sc.b[start:sc.i], nil
+		}
+	}
+	if depth == 0 && sc.i > start {
+		return sc.b[start:sc.i], nil
+	}
+	return nil, errSyntax
 }
 
 // join joins group's records into doc: each record group changes is decoded (brought within
