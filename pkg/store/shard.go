@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"hash/fnv"
 	"io"
@@ -93,7 +94,19 @@ func inflate(cm *corev1.ConfigMap) ([]byte, error) {
 	if err != nil {
 		return fail(err)
 	}
-	raw, err := io.ReadAll(io.LimitReader(zr, int64(limit)+1))
+	var raw []byte
+	if exact >= 0 {
+		// The size is known: one buffer, and one byte more shows a payload that inflates further.
+		raw = make([]byte, exact+1)
+		var n int
+		n, err = io.ReadFull(zr, raw)
+		raw = raw[:n]
+		if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
+			err = nil
+		}
+	} else {
+		raw, err = io.ReadAll(io.LimitReader(zr, int64(limit)+1))
+	}
 	switch {
 	case err != nil:
 		return fail(err)

@@ -26,6 +26,7 @@ type splitDocument struct {
 	APIVersion string                     `json:"apiVersion"`
 	Kind       string                     `json:"kind"`
 	Namespaces map[string]*splitNamespace `json:"namespaces"`
+	size       int                        // of the JSON, as read and joined: what marshal writes
 }
 
 type splitNamespace struct {
@@ -43,7 +44,7 @@ func split(cm *corev1.ConfigMap) (*splitDocument, error) {
 	if err != nil {
 		return nil, err
 	}
-	doc := &splitDocument{Namespaces: map[string]*splitNamespace{}}
+	doc := &splitDocument{Namespaces: map[string]*splitNamespace{}, size: len(raw)}
 	sc := &scanner{b: raw}
 	err = sc.object(func(field string) error {
 		switch field {
@@ -240,6 +241,7 @@ func (doc *splitDocument) join(group *aggregate.Aggregate) error {
 			if err != nil {
 				return err
 			}
+			doc.size += len(data) - len(ns.Workloads[key]) + len(key) + 4
 			ns.Workloads[key] = data
 		}
 	}
@@ -265,6 +267,7 @@ func oneRecord(namespace, key string, record json.RawMessage) []byte {
 // number of records.
 func (doc *splitDocument) marshal() ([]byte, int) {
 	var b bytes.Buffer
+	b.Grow(doc.size + 256)
 	b.WriteString(`{"apiVersion":`)
 	writeString(&b, aggregate.APIVersion)
 	b.WriteString(`,"kind":"` + documentKind + `","namespaces":{`)
