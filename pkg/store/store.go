@@ -690,7 +690,7 @@ func (s *Store) saveAllOnce(ctx context.Context, changes *aggregate.Aggregate, b
 			err = s.write(ctx, wrote[i], p)
 		}
 		if err != nil {
-			s.opts.Log.V(1).Info("state shard keeps records another shard holds now; the next full save drops them", "configmap", p.cm.Name, "reason", err.Error())
+			s.opts.Log.V(1).Info("state shard keeps records another shard holds now; the next full save drops them", "configmap", shardName(s.opts.Name, i), "reason", err.Error())
 		}
 	}
 	return nil
