@@ -217,7 +217,7 @@ func serve(o serveOptions) error {
 	agg := aggregate.New(o.replica)
 	agg.MaxWorkloads = o.maxWorkloads
 	lrn := learner.New(agg)
-	st, err := store.New(store.Options{Namespace: o.namespace, Name: o.name, Reader: mgr.GetAPIReader(), Client: mgr.GetClient(), Log: log.WithName("store")})
+	st, err := store.New(store.Options{Namespace: o.namespace, Name: o.name, Reader: mgr.GetAPIReader(), Client: mgr.GetClient(), Log: log.WithName("store"), MaxWorkloads: o.maxWorkloads})
 	if err != nil {
 		return err
 	}

@@ -7,8 +7,11 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/url"
+	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -102,15 +105,56 @@ func missing(agg *aggregate.Aggregate, keys []string) []string {
 	return out
 }
 
-// TestStoreSIGKILLMidFlush: with tens of thousands of workloads stored and new ones arriving
-// (200 a second), a SIGKILL right after a flush wrote its first shard loses nothing that was
-// answered more than one flush interval (the chart's 10 s) before the kill. At this rate every
-// flush rewrites nearly every shard (seconds on a loaded 2-core machine): with a 2 s interval
-// the bound does not hold, and the figures say by how much.
+// sigkillEnv lists the SIGKILL runs as stored/interval pairs ("100000/2s,100000/10s", as make
+// bench sets it). There the bound is a goal the figures measure; without it the suite runs
+// 30000/10s, where the bound holds, and fails when it does not.
+const sigkillEnv = "E2E_SIGKILL"
+
+// TestStoreSIGKILLMidFlush: with many workloads stored and new ones arriving (200 a second), a
+// SIGKILL right after a flush wrote its first shard loses nothing that was answered more than
+// one flush interval before the kill. At this rate every flush touches nearly every shard; the
+// figures say how long the flushes took.
 func TestStoreSIGKILLMidFlush(t *testing.T) {
-	const stored, interval = 30_000, 10 * time.Second
+	runs, goal := os.Getenv(sigkillEnv), true
+	if runs == "" {
+		runs, goal = "30000/10s", false
+	}
+	for _, run := range strings.Split(runs, ",") {
+		a, b, _ := strings.Cut(strings.TrimSpace(run), "/")
+		stored, err1 := strconv.Atoi(a)
+		interval, err2 := time.ParseDuration(b)
+		if err1 != nil || err2 != nil || stored <= 0 || interval <= 0 {
+			t.Fatalf("%s=%q: want stored/interval pairs such as 100000/2s", sigkillEnv, runs)
+		}
+		t.Run(run, func(t *testing.T) { testSIGKILLMidFlush(t, stored, interval, goal) })
+	}
+}
+
+// savedSeconds matches how long a save took in the webhook's debug log ("state saved").
+var savedSeconds = regexp.MustCompile(`state saved.*"workloads": ?([0-9]+).*"seconds": ?([0-9.e+-]+)`)
+
+// flushes sums up the saves in log, from its debug lines: how many, the mean workloads
+// saved, the mean and the longest duration.
+func flushes(log string) (n int, workloads, mean, longest float64) {
+	for _, m := range savedSeconds.FindAllStringSubmatch(log, -1) {
+		w, err1 := strconv.Atoi(m[1])
+		v, err2 := strconv.ParseFloat(m[2], 64)
+		if err1 != nil || err2 != nil {
+			continue
+		}
+		n, workloads, mean, longest = n+1, workloads+float64(w), mean+v, max(longest, v)
+	}
+	if n > 0 {
+		workloads, mean = workloads/float64(n), mean/float64(n)
+	}
+	return n, workloads, mean, longest
+}
+
+// testSIGKILLMidFlush fails when workloads answered over one interval before the kill are lost,
+// unless goal is set: then it only prints by how much the goal is missed.
+func testSIGKILLMidFlush(t *testing.T, stored int, interval time.Duration, goal bool) {
 	r := install(t, installOptions{})
-	w := r.Start(t, webhookOptions{args: []string{"--flush-interval=" + interval.String(), "--max-workloads=200000", trustReviews}})
+	w := r.Start(t, webhookOptions{args: []string{"--flush-interval=" + interval.String(), "--max-workloads=200000", "--zap-log-level=debug", trustReviews}})
 	poster := newReviewPoster(t, r, w.Port)
 
 	start := time.Now()
@@ -125,12 +169,13 @@ func TestStoreSIGKILLMidFlush(t *testing.T) {
 	})
 	fmt.Printf("FIGURE store sigkill stored=%d post_seconds=%.1f saved_after_posting_seconds=%.1f\n", stored, posted.Seconds(), time.Since(start).Seconds())
 
-	// New workloads at a steady pace; kill as soon as a flush writes a shard, after 10 s.
+	// New workloads at a steady pace; kill as soon as a flush writes a shard, after 30 s.
 	stop := make(chan struct{})
 	var late *answered
 	var posting sync.WaitGroup
+	logged := len(w.Log()) // the saves of the steady pace start here
 	posting.Go(func() { late = postWorkloads(t, poster, "kill", stored, 20_000, 300, 50, 2*time.Minute, stop) })
-	time.Sleep(3 * interval)
+	time.Sleep(30 * time.Second)
 	writes := w.Metric(t, "pod_security_advisor_state_writes_total")
 	harness.Eventually(t, 30*time.Second, "a flush writes a shard", func() error {
 		if w.Metric(t, "pod_security_advisor_state_writes_total") == writes {
@@ -142,6 +187,7 @@ func TestStoreSIGKILLMidFlush(t *testing.T) {
 	w.Kill()
 	killed := time.Now()
 	posting.Wait()
+	saves, perSave, mean, longest := flushes(w.Log()[logged:])
 
 	agg, err := r.State(t)
 	if err != nil {
@@ -158,11 +204,15 @@ func TestStoreSIGKILLMidFlush(t *testing.T) {
 	}
 	late.mu.Unlock()
 	lostOld, lostRecent := missing(agg, old), missing(agg, recent)
-	fmt.Printf("FIGURE store sigkill stored=%d flush_interval_seconds=%.0f learned_before_kill=%d answered_over_one_interval_before=%d lost_over_one_interval=%d lost_within_interval=%d\n",
-		stored, interval.Seconds(), len(old)+len(recent), len(old), len(lostOld), len(lostRecent))
+	fmt.Printf("FIGURE store sigkill stored=%d flush_interval_seconds=%.0f learned_before_kill=%d answered_over_one_interval_before=%d lost_over_one_interval=%d lost_within_interval=%d flushes=%d workloads_per_flush=%.0f flush_mean_seconds=%.2f flush_max_seconds=%.2f\n",
+		stored, interval.Seconds(), len(old)+len(recent), len(old), len(lostOld), len(lostRecent), saves, perSave, mean, longest)
 	if len(lostOld) > 0 {
 		slices.Sort(lostOld)
-		t.Errorf("%d workloads answered more than %s before the SIGKILL are not stored, e.g. %s", len(lostOld), interval, lostOld[0])
+		report := t.Errorf
+		if goal {
+			report = t.Logf
+		}
+		report("%d workloads answered more than %s before the SIGKILL are not stored, e.g. %s", len(lostOld), interval, lostOld[0])
 	}
 	if m := missing(agg, first.keys()); len(m) > 0 {
 		t.Errorf("%d workloads stored before the kill are gone", len(m))

@@ -1,7 +1,9 @@
 package store
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -197,4 +199,108 @@ func TestUnwritableShard(t *testing.T) {
 func stateMapsOnly(t *testing.T, c client.Reader) []corev1.ConfigMap {
 	shards, _ := stateMaps(t, c)
 	return shards
+}
+
+// TestSpliceSameShards: a save into shards the caller holds (spliced: only the changed records
+// are decoded and encoded) writes exactly the ConfigMaps a save that decodes every shard whole
+// writes, for new workloads and for workloads joined into stored ones.
+func TestSpliceSameShards(t *testing.T) {
+	base := synthetic("r1", 0, 400, 40)
+	seed := fake.NewClientBuilder().Build()
+	mustSave(t, newStore(t, seed, func(o *Options) { o.InitialShards = 8 }), base)
+	copies := func() client.Client {
+		b := fake.NewClientBuilder()
+		for _, cm := range stateMapsOnly(t, seed) {
+			cm.ResourceVersion = ""
+			b = b.WithObjects(cm.DeepCopy())
+		}
+		return b.Build()
+	}
+	// New workloads, and stored ones seen by another replica with more images and accounts.
+	change := union(synthetic("r1", 1000, 30, 41), synthetic("r2", 0, 30, 42))
+
+	spliced, whole := copies(), copies()
+	logs := &logSink{}
+	s := newStore(t, spliced, func(o *Options) { o.Log = logs.logger(t) })
+	mustLoad(t, s) // the caller holds every shard: the save splices
+	if back := mustSave(t, s, change); workloads(back) != 0 {
+		t.Errorf("spliced save handed back %d workloads", workloads(back))
+	}
+	if logs.contains("not spliced") {
+		t.Error("a shard the caller holds was joined whole")
+	}
+	mustSave(t, newStore(t, whole), change) // nothing held: every shard decoded whole
+
+	want := map[string]corev1.ConfigMap{}
+	for _, cm := range stateMapsOnly(t, whole) {
+		want[cm.Name] = cm
+	}
+	got := stateMapsOnly(t, spliced)
+	if len(got) != len(want) || len(got) != 8 {
+		t.Fatalf("%d shards spliced, %d whole, want 8", len(got), len(want))
+	}
+	for _, cm := range got {
+		w := want[cm.Name]
+		if !sameContent(&cm, &w) {
+			a, _ := inflate(&cm)
+			b, _ := inflate(&w)
+			t.Errorf("%s differs: spliced %d bytes of JSON, whole %d", cm.Name, len(a), len(b))
+		}
+	}
+	sameState(t, mustLoad(t, newStore(t, spliced)), union(base, change))
+}
+
+// TestSplitScan: split finds the same records encoding/json does, whatever the strings in
+// them hold, and refuses what is not a state document.
+func TestSplitScan(t *testing.T) {
+	agg := synthetic("r1", 0, 30, 43)
+	for _, nsw := range agg.Namespaces {
+		for _, w := range nsw.Workloads {
+			w.Images = append(w.Images, `a"}{,]\`, "é\u2028<&>")
+			break
+		}
+	}
+	odd := inNamespace(synthetic("r1", 100, 2, 44), `ns "quoted" \ <&>`)
+	agg.Merge(odd)
+	raw, compressed, err := encode(agg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cm := func(raw, compressed []byte) *corev1.ConfigMap {
+		return &corev1.ConfigMap{Data: map[string]string{RawSizeKey: fmt.Sprint(len(raw))}, BinaryData: map[string][]byte{PayloadKey: compressed}}
+	}
+	got, err := split(cm(raw, compressed))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want splitDocument
+	if err := json.Unmarshal(raw, &want); err != nil {
+		t.Fatal(err)
+	}
+	if len(got.Namespaces) != len(want.Namespaces) {
+		t.Fatalf("%d namespaces, want %d", len(got.Namespaces), len(want.Namespaces))
+	}
+	for name, ns := range want.Namespaces {
+		g := got.Namespaces[name]
+		if g == nil || len(g.Workloads) != len(ns.Workloads) {
+			t.Fatalf("namespace %q: records differ", name)
+		}
+		for key, rec := range ns.Workloads {
+			if !bytes.Equal(g.Workloads[key], rec) {
+				t.Errorf("%s/%s: scanned %.60s…, want %.60s…", name, key, g.Workloads[key], rec)
+			}
+		}
+	}
+	if again, _ := got.marshal(); !bytes.Equal(again, raw) {
+		t.Error("the scanned document does not marshal to the bytes it was read from")
+	}
+	for _, bad := range []string{`{"apiVersion":"pod-security-advisor.io/v1","kind":"Aggregate","namespaces":{"a":{"workloads":{"k":{"x":1}}}}`,
+		`{"apiVersion":"pod-security-advisor.io/v2","kind":"Aggregate","namespaces":{}}`,
+		`{"apiVersion":"pod-security-advisor.io/v1","kind":"Aggregate","namespaces":{}} x`,
+		`{"apiVersion":"pod-security-advisor.io/v1","kind":"Aggregate","namespaces":{"a":null}}`} {
+		c, _ := compress([]byte(bad))
+		if _, err := split(cm([]byte(bad), c)); err == nil {
+			t.Errorf("split %s: no error", bad)
+		}
+	}
 }

@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"hash/fnv"
 	"io"
@@ -59,8 +60,23 @@ func Decode(cm *corev1.ConfigMap) (*aggregate.Aggregate, error) {
 
 // decodeRaw is Decode that also returns the size of the JSON.
 func decodeRaw(cm *corev1.ConfigMap) (*aggregate.Aggregate, int, error) {
-	fail := func(err error) (*aggregate.Aggregate, int, error) {
+	raw, err := inflate(cm)
+	if err != nil {
+		return nil, 0, err
+	}
+	agg := aggregate.New("")
+	// UnmarshalJSON checks the syntax itself; json.Unmarshal would scan the input once more.
+	if err := agg.UnmarshalJSON(raw); err != nil {
 		return nil, 0, fmt.Errorf("configmap %s/%s: %w", cm.Namespace, cm.Name, err)
+	}
+	return agg, len(raw), nil
+}
+
+// inflate returns the JSON of a shard, refusing a payload that is missing, is not gzip, or
+// inflates beyond its bound (or not to the size RawSizeKey says).
+func inflate(cm *corev1.ConfigMap) ([]byte, error) {
+	fail := func(err error) ([]byte, error) {
+		return nil, fmt.Errorf("configmap %s/%s: %w", cm.Namespace, cm.Name, err)
 	}
 	payload, ok := cm.BinaryData[PayloadKey]
 	if !ok {
@@ -78,7 +94,19 @@ func decodeRaw(cm *corev1.ConfigMap) (*aggregate.Aggregate, int, error) {
 	if err != nil {
 		return fail(err)
 	}
-	raw, err := io.ReadAll(io.LimitReader(zr, int64(limit)+1))
+	var raw []byte
+	if exact >= 0 {
+		// The size is known: one buffer, and one byte more shows a payload that inflates further.
+		raw = make([]byte, exact+1)
+		var n int
+		n, err = io.ReadFull(zr, raw)
+		raw = raw[:n]
+		if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
+			err = nil
+		}
+	} else {
+		raw, err = io.ReadAll(io.LimitReader(zr, int64(limit)+1))
+	}
 	switch {
 	case err != nil:
 		return fail(err)
@@ -87,33 +115,34 @@ func decodeRaw(cm *corev1.ConfigMap) (*aggregate.Aggregate, int, error) {
 	case exact >= 0 && len(raw) != exact:
 		return fail(fmt.Errorf("payload inflates to more or less than the %d bytes data[%q] says", exact, RawSizeKey))
 	}
-	agg := aggregate.New("")
-	// UnmarshalJSON checks the syntax itself; json.Unmarshal would scan the input once more.
-	if err := agg.UnmarshalJSON(raw); err != nil {
-		return fail(err)
-	}
-	return agg, len(raw), nil
+	return raw, nil
 }
 
-// encode returns the versioned JSON of agg and its gzip compression. The gzip header carries
-// no name or time, so equal state gives equal bytes and unchanged shards are not rewritten.
+// encode returns the versioned JSON of agg and its compression (see compress).
 func encode(agg *aggregate.Aggregate) (raw, compressed []byte, err error) {
 	// MarshalJSON's output is compact already; json.Marshal would compact it once more.
 	raw, err = agg.MarshalJSON()
 	if err != nil {
 		return nil, nil, err
 	}
+	compressed, err = compress(raw)
+	return raw, compressed, err
+}
+
+// compress returns the gzip compression of raw. The gzip header carries no name or time, so
+// equal state gives equal bytes and unchanged shards are not rewritten.
+func compress(raw []byte) ([]byte, error) {
 	var buf bytes.Buffer
 	zw := gzipWriters.Get().(*gzip.Writer)
 	defer gzipWriters.Put(zw)
 	zw.Reset(&buf)
 	if _, err := zw.Write(raw); err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	if err := zw.Close(); err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	return raw, buf.Bytes(), nil
+	return buf.Bytes(), nil
 }
 
 // gzipWriters are reused: a compressor allocates about 1 MiB of tables. The default level

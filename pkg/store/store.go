@@ -11,8 +11,13 @@
 //
 // Saving is incremental: the caller hands Save only the workloads that changed since its last
 // successful save, and Save reads, joins and writes only the shards those belong to, each by
-// name with the resourceVersion it read. Only Load, and a Save that must reshard, list and
-// decode every shard.
+// name with the resourceVersion it read. A shard whose version the caller holds is spliced:
+// only the changed records are decoded and encoded, the others copied as stored (splice.go).
+// Only Load, and a Save that must reshard or fold, list and decode every shard.
+//
+// The state is held within the caller's workload budget (Options.MaxWorkloads): Load folds what
+// it joins as the learner folds (pkg/aggregate/budget.go), and when records the learner folded
+// into overflow make the stored state outgrow the budget by an eighth, a full save folds it.
 //
 // Safety rests on the aggregate's join being commutative, associative and idempotent:
 //   - Readers join every ConfigMap carrying the state label, whatever S it was written with, so
@@ -21,11 +26,12 @@
 //     resourceVersion) and what is added: a write that conflicts reads that shard again, joins
 //     again and retries. A successful write therefore only replaces content that was joined
 //     into it, and an incremental save never removes anything.
-//   - Resharding writes shards from the highest index down, and a shard drops a workload only
-//     if the workload's own shard was written in this pass. Doubling S moves workloads from
-//     shard i to i+S only, so the new shards are written before the old ones give anything up,
-//     and a process dying mid-way, or a shard that cannot be written, leaves duplicates, never
-//     gaps.
+//   - A full save writes shards from the highest index down, and a shard drops a record only
+//     if the shard that now holds it (its own, or the one of the overflow record it was folded
+//     into) was written in this pass; shards that kept records for a lower one give them up
+//     once that is written. Doubling S moves workloads from shard i to i+S only, so the new
+//     shards are written before the old ones give anything up, and a process dying mid-way, or
+//     a shard that cannot be written, leaves duplicates, never gaps.
 //   - A shard that cannot be written (over a limit even with S at its maximum, or refused by
 //     the API server) does not stop the others: they are written, and the caller keeps the
 //     unsaved workloads for its next attempt (SaveError).
@@ -98,6 +104,11 @@ type Options struct {
 	// MaxAttempts bounds the read-join-write rounds of one shard in one Save; default
 	// DefaultMaxAttempts.
 	MaxAttempts int
+	// MaxWorkloads is the learner's workload budget (aggregate.MaxWorkloads; 0: none). What
+	// Load returns is within it, and so is the stored state, to within an eighth: records the
+	// learner folds into overflow stay stored until the stored state outgrows the budget by
+	// that much, and the next save then folds the stored state as the learner does.
+	MaxWorkloads int
 }
 
 // Stats describe the state for metrics. Counters are cumulative over the Store's life; the
@@ -127,6 +138,7 @@ type Store struct {
 	seenCorrupt map[string]bool
 	unreadable  []LostShard // what Load could not read
 	mem         Memory      // set by Watch
+	compacted   int         // records the last full save left
 }
 
 // shardInfo is what the store knows of one shard: the resourceVersion whose content the
@@ -217,6 +229,7 @@ func (s *Store) Load(ctx context.Context) (*aggregate.Aggregate, error) {
 		return nil, err
 	}
 	joined := aggregate.New("")
+	joined.MaxWorkloads = s.opts.MaxWorkloads
 	var lost []LostShard
 	for _, sh := range shards {
 		if sh.agg != nil {
@@ -328,7 +341,24 @@ func (s *Store) Save(ctx context.Context, changes *aggregate.Aggregate) (*aggreg
 		if err != nil {
 			return back, err
 		}
+		if s.overBudget() {
+			s.compact(ctx, back)
+		}
 		return back, result.orNil()
+	}
+}
+
+// compact folds the stored state into the workload budget with a full save that adds nothing.
+// What it cannot write stays stored as it was: nothing the caller saved depends on it.
+func (s *Store) compact(ctx context.Context, back *aggregate.Aggregate) {
+	s.opts.Log.Info("stored state over the workload budget; folding it as memory folds", "maxWorkloads", s.opts.MaxWorkloads)
+	result := &SaveError{refused: map[[2]string]bool{}}
+	err := s.saveAll(ctx, aggregate.New(""), back, result)
+	if err == nil {
+		err = result.orNil()
+	}
+	if err != nil {
+		s.opts.Log.Error(err, "folding the stored state failed; the next save tries again")
 	}
 }
 
@@ -400,27 +430,22 @@ func (s *Store) saveShard(ctx context.Context, i, n int, group *aggregate.Aggreg
 		case err != nil:
 			return fmt.Errorf("reading state shard %s: %w", name, err)
 		}
-		joined, held := aggregate.New(""), true
 		if cur != nil {
 			if c := labelShards(cur); c > n {
 				s.learnLayout(c)
 				return errLayout{c}
 			}
-			sh := s.decode(cur, i)
-			if sh.agg == nil {
-				if _, err := s.setAside(ctx, sh); err != nil {
-					return err
-				}
-				s.lost(i, n)
-			} else {
-				held = s.holds(cur)
-				joined.Absorb(sh.agg)
-			}
 		}
-		joined.Merge(group)
-		p, err := s.plan(joined, cur, i, n)
+		var joined *aggregate.Aggregate // what to hand back: nil when the caller holds it all
+		p, err := s.splice(cur, group, i, n)
 		if err != nil {
-			return err
+			s.opts.Log.V(1).Info("state shard not spliced; joining it whole", "configmap", name, "reason", err.Error())
+			if joined, err = s.joinShard(ctx, cur, group, i, n); err != nil {
+				return err
+			}
+			if p, err = s.plan(joined, cur, i, n); err != nil {
+				return err
+			}
 		}
 		if s.over(p) {
 			mu.Lock()
@@ -436,7 +461,7 @@ func (s *Store) saveShard(ctx context.Context, i, n int, group *aggregate.Aggreg
 		}
 		err = s.write(ctx, cur, p)
 		if err == nil {
-			if !held {
+			if joined != nil {
 				mu.Lock()
 				back.Absorb(joined) // joined is not used after this
 				mu.Unlock()
@@ -453,6 +478,52 @@ func (s *Store) saveShard(ctx context.Context, i, n int, group *aggregate.Aggreg
 		}
 		delay = min(2*delay, time.Second)
 	}
+}
+
+// errNotHeld means a shard's version is not one the caller holds: it is joined whole.
+var errNotHeld = errors.New("a version the caller does not hold")
+
+// splice plans shard i of n as cur (which the caller holds, or nil: none) with group joined
+// into it, re-encoding only group's records (splice.go).
+func (s *Store) splice(cur *corev1.ConfigMap, group *aggregate.Aggregate, i, n int) (planned, error) {
+	doc := &splitDocument{Namespaces: map[string]*splitNamespace{}}
+	if cur != nil {
+		if !s.holds(cur) {
+			return planned{}, errNotHeld
+		}
+		var err error
+		if doc, err = split(cur); err != nil {
+			return planned{}, err
+		}
+	}
+	if err := doc.join(group); err != nil {
+		return planned{}, err
+	}
+	raw, count := doc.marshal()
+	compressed, err := compress(raw)
+	if err != nil {
+		return planned{}, err
+	}
+	return s.planEncoded(raw, compressed, count, cur, i, n)
+}
+
+// joinShard decodes cur whole (nil: none) and joins group into it. An undecodable shard is
+// set aside and reported lost first.
+func (s *Store) joinShard(ctx context.Context, cur *corev1.ConfigMap, group *aggregate.Aggregate, i, n int) (*aggregate.Aggregate, error) {
+	joined := aggregate.New("")
+	if cur != nil {
+		sh := s.decode(cur, i)
+		if sh.agg == nil {
+			if _, err := s.setAside(ctx, sh); err != nil {
+				return nil, err
+			}
+			s.lost(i, n)
+		} else {
+			joined.Absorb(sh.agg)
+		}
+	}
+	joined.Merge(group)
+	return joined, nil
 }
 
 // refuse drops from group the workloads that alone exceed a shard's limits, records them in
@@ -532,10 +603,11 @@ func (s *Store) saveAllOnce(ctx context.Context, changes *aggregate.Aggregate, b
 		}
 	}
 	joined.Merge(kept)
+	l := laid{bounded: s.fold(joined), joined: joined}
 
 	var plan []planned
 	for {
-		if plan, err = s.layout(joined, slots, n, nil); err != nil {
+		if plan, err = s.layout(l, slots, n, nil); err != nil {
 			return err
 		}
 		big := slices.IndexFunc(plan, s.over)
@@ -562,11 +634,16 @@ func (s *Store) saveAllOnce(ctx context.Context, changes *aggregate.Aggregate, b
 	result.shards = n
 
 	// Highest index first: see the package comment.
-	written := map[int]bool{}
+	written, wrote, lower := map[int]bool{}, map[int]*corev1.ConfigMap{}, map[int]bool{}
+	for i, sh := range slots {
+		if sh.agg != nil && i < n && l.keepsLower(sh.agg, i, n) {
+			lower[i] = true
+		}
+	}
 	for i := n - 1; i >= 0; i-- {
 		p := plan[i]
 		if len(written) < n-1-i { // a higher shard failed: keep what it would have taken over
-			b := assign(joined, slots, n, func(j int) bool { return j > i && !written[j] })[i]
+			b := assign(l, slots, n, func(i, d int) bool { return d < i || !written[d] })[i]
 			if p, err = s.plan(b, p.cur, i, n); err != nil {
 				return err
 			}
@@ -592,8 +669,63 @@ func (s *Store) saveAllOnce(ctx context.Context, changes *aggregate.Aggregate, b
 			continue
 		}
 		written[i] = true
+		wrote[i] = p.cm
+	}
+	s.mu.Lock()
+	s.compacted = workloads(l.bounded)
+	s.mu.Unlock()
+
+	// A shard that kept records for a lower one (their own, or the overflow record they were
+	// folded into) gives them up now that it is written. Failing that leaves duplicates only.
+	if len(lower) == 0 {
+		return nil
+	}
+	final := assign(l, slots, n, func(_, d int) bool { return !written[d] })
+	for _, i := range slices.Backward(slices.Sorted(maps.Keys(lower))) {
+		if wrote[i] == nil {
+			continue
+		}
+		p, err := s.plan(final[i], wrote[i], i, n)
+		if err == nil && !s.over(p) {
+			err = s.write(ctx, wrote[i], p)
+		}
+		if err != nil {
+			s.opts.Log.V(1).Info("state shard keeps records another shard holds now; the next full save drops them", "configmap", shardName(s.opts.Name, i), "reason", err.Error())
+		}
 	}
 	return nil
+}
+
+// fold returns joined within the workload budget: itself when it is, else a copy folded as the
+// learner folds (budget.go), so that no allowance is lost and every namespace keeps its share.
+func (s *Store) fold(joined *aggregate.Aggregate) *aggregate.Aggregate {
+	if s.opts.MaxWorkloads <= 0 || workloads(joined) <= s.opts.MaxWorkloads {
+		return joined
+	}
+	bounded := aggregate.New("")
+	bounded.MaxWorkloads = s.opts.MaxWorkloads
+	bounded.Merge(joined)
+	if bounded.Workloads() == workloads(joined) {
+		return joined
+	}
+	return bounded
+}
+
+// overBudget reports whether the stored records outgrew the workload budget (or what the last
+// full save left, if more: overflow records are not counted in it) by an eighth: records the
+// learner folded stay stored until a full save folds the stored state too.
+func (s *Store) overBudget() bool {
+	if s.opts.MaxWorkloads <= 0 {
+		return false
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	stored := 0
+	for _, k := range s.known {
+		stored += k.count
+	}
+	base := max(s.opts.MaxWorkloads, s.compacted)
+	return stored > base+base/8
 }
 
 // retriable errors mean a shard changed (or appeared, or vanished) since it was read.
@@ -637,10 +769,36 @@ func (s *Store) over(p planned) bool {
 	return p.size > s.opts.MaxShardBytes || p.raw > s.opts.MaxRawBytes
 }
 
-// layout splits joined into n shards and plans their ConfigMaps (see assign).
-func (s *Store) layout(joined *aggregate.Aggregate, slots map[int]*shard, n int, pending func(int) bool) ([]planned, error) {
+// laid is what a full save lays out: bounded (joined within the workload budget) is what the
+// shards are to hold, and joined everything read and added, whose records a shard keeps while
+// the shard that now holds them may not have been written.
+type laid struct{ bounded, joined *aggregate.Aggregate }
+
+// dest is the shard of n that holds record (ns, key) of joined in bounded: its own, or that of
+// the namespace's overflow record it was folded into.
+func (l laid) dest(ns, key string, n int) int {
+	if b := l.bounded.Namespaces[ns]; b == nil || b.Workloads[key] == nil {
+		key = aggregate.Overflow.Key()
+	}
+	return shardOf(ns, key, n)
+}
+
+// keepsLower reports whether shard i, holding stored, holds records of a lower shard.
+func (l laid) keepsLower(stored *aggregate.Aggregate, i, n int) bool {
+	for ns, nsw := range stored.Namespaces {
+		for key := range nsw.Workloads {
+			if l.dest(ns, key, n) < i {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// layout splits the state into n shards and plans their ConfigMaps (see assign).
+func (s *Store) layout(l laid, slots map[int]*shard, n int, pending func(i, d int) bool) ([]planned, error) {
 	plan := make([]planned, n)
-	for i, b := range assign(joined, slots, n, pending) {
+	for i, b := range assign(l, slots, n, pending) {
 		var cur *corev1.ConfigMap
 		if sl := slots[i]; sl != nil {
 			cur = sl.cm
@@ -654,32 +812,33 @@ func (s *Store) layout(joined *aggregate.Aggregate, slots map[int]*shard, n int,
 	return plan, nil
 }
 
-// assign splits joined into n shards. A workload stored in shard i that belongs elsewhere
-// stays in i as long as its own shard may not hold it yet: while pending reports true for
-// that shard (nil: the shards below i, which a pass writes later).
-func assign(joined *aggregate.Aggregate, slots map[int]*shard, n int, pending func(int) bool) []*aggregate.Aggregate {
+// assign splits l.bounded into n shards. A record stored in shard i that shard d holds now
+// (d != i: it moved, or it was folded into an overflow record) stays in i, as joined holds it,
+// as long as pending(i, d) reports that d may not hold it yet (nil: d < i, the shards a pass
+// writes after i).
+func assign(l laid, slots map[int]*shard, n int, pending func(i, d int) bool) []*aggregate.Aggregate {
 	if pending == nil {
-		pending = func(int) bool { return false }
+		pending = func(i, d int) bool { return d < i }
 	}
 	buckets := make([]*aggregate.Aggregate, n)
 	for i := range buckets {
 		buckets[i] = aggregate.New("")
 	}
-	for ns, nsw := range joined.Namespaces {
+	for ns, nsw := range l.bounded.Namespaces {
 		for key, w := range nsw.Workloads {
 			put(buckets[shardOf(ns, key, n)], ns, key, w)
 		}
 	}
 	// With power-of-two counts a lower shard never holds a higher one's workloads after a
-	// clean pass; this guards interrupted passes, failed writes and hand-made layouts.
+	// clean pass; this guards interrupted passes, failed writes, hand-made layouts and folds.
 	for i, sh := range slots {
 		if sh.agg == nil || i >= n {
 			continue
 		}
 		for ns, nsw := range sh.agg.Namespaces {
 			for key := range nsw.Workloads {
-				if t := shardOf(ns, key, n); t < i || (t > i && pending(t)) {
-					put(buckets[i], ns, key, joined.Namespaces[ns].Workloads[key])
+				if d := l.dest(ns, key, n); d != i && pending(i, d) {
+					put(buckets[i], ns, key, l.joined.Namespaces[ns].Workloads[key])
 				}
 			}
 		}
@@ -706,6 +865,11 @@ func (s *Store) plan(b *aggregate.Aggregate, cur *corev1.ConfigMap, i, n int) (p
 	if err != nil {
 		return planned{}, err
 	}
+	return s.planEncoded(raw, compressed, workloads(b), cur, i, n)
+}
+
+// planEncoded is plan of content already encoded: raw JSON of count records, compressed.
+func (s *Store) planEncoded(raw, compressed []byte, count int, cur *corev1.ConfigMap, i, n int) (planned, error) {
 	cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: shardName(s.opts.Name, i), Namespace: s.opts.Namespace}}
 	if cur != nil {
 		cm = cur.DeepCopy() // keeps the resourceVersion for the conditional update
@@ -722,7 +886,7 @@ func (s *Store) plan(b *aggregate.Aggregate, cur *corev1.ConfigMap, i, n int) (p
 	if err != nil {
 		return planned{}, err
 	}
-	return planned{cm: cm, cur: cur, size: size, raw: len(raw), count: workloads(b)}, nil
+	return planned{cm: cm, cur: cur, size: size, raw: len(raw), count: count}, nil
 }
 
 // write creates or updates the planned shard over cur (nil: it did not exist), unless it would
