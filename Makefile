@@ -45,6 +45,7 @@ BENCH_VAPCOST ?= 10,100,1000,5000
 bench:
 	$(GO) test ./pkg/webhook -run '^$$' -bench Handler -count 3
 	$(GO) test ./pkg/learner -run '^$$' -bench Memory -benchtime 1x
+	$(GO) test ./pkg/render -run VAPRuntimeCost -count 1 -v | grep FIGURE
 	E2E_SCALE=$(BENCH_SCALE) E2E_TEST_FLAGS='-run ^TestScale$$' $(E2E_DIR)/hack/e2e.sh
 	cd $(E2E_DIR) && $(GO) test ./bench -run '^$$' -bench VAPEval -count 3
 	for f in vap-shared vap; do \

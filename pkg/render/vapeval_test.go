@@ -3,6 +3,8 @@ package render
 import (
 	"bytes"
 	"context"
+	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -154,4 +156,111 @@ func TestFixturePolicies(t *testing.T) {
 			}
 		})
 	}
+}
+
+// wideWebPod is webPod with n containers, each with the web container's ports, probe, mounts
+// and capabilities, and m read-only host paths mounted in each (so the hostPath variable is
+// read): the shape that makes every per-container check iterate.
+func wideWebPod(n, m int) *corev1.Pod {
+	pod := webPod("default")
+	proto := pod.Spec.Containers[0]
+	for i := range m {
+		name := fmt.Sprintf("logs%d", i)
+		pod.Spec.Volumes = append(pod.Spec.Volumes, corev1.Volume{Name: name,
+			VolumeSource: corev1.VolumeSource{HostPath: &corev1.HostPathVolumeSource{Path: "/var/log/" + name}}})
+		proto.VolumeMounts = append(proto.VolumeMounts, corev1.VolumeMount{Name: name, MountPath: "/" + name, ReadOnly: true})
+	}
+	pod.Spec.Containers = nil
+	for i := range n {
+		c := *proto.DeepCopy()
+		c.Name = fmt.Sprintf("c%d", i)
+		c.Ports[0].ContainerPort += int32(i)
+		pod.Spec.Containers = append(pod.Spec.Containers, c)
+	}
+	return pod
+}
+
+// TestVAPRuntimeCost prints the CEL runtime cost of the policy learned from a pod of n
+// containers, evaluated against that pod, in both VAP formats, against the API server's
+// budgets: vapeval.PolicyBudget per policy and request, vapeval.ExpressionBudget per
+// expression. From the cost per added container it says at how many containers a budget
+// would run out, beside how many such containers fit in the largest object etcd stores
+// (1.5 MiB). The policy must admit the pod it was learned from at every n measured.
+//
+//	go test ./pkg/render -run VAPRuntimeCost -v | grep FIGURE
+func TestVAPRuntimeCost(t *testing.T) {
+	const etcdObjectLimit = 3 << 19 // etcd's default --max-request-bytes, 1.5 MiB
+	ctx := context.Background()
+	// measure returns the policy's cost, and that of its costliest validation alone.
+	measure := func(format string, n, m int) (total, largest int64, largestName string) {
+		pod := wideWebPod(n, m)
+		s := readSet(t, format, learnFrom(t, format, pod))
+		if d := denials(decide(t, s, pod)); len(d) > 0 {
+			t.Errorf("%s, %d containers: the pod learned from is denied: %s", format, n, strings.Join(d, "; "))
+		}
+		pod = pod.DeepCopy()
+		defaulting.Apply(pod)
+		ns := s.Namespace(pod.Namespace)
+		for _, p := range s.Policies() {
+			c, err := p.Cost(ctx, pod, ns)
+			if err != nil {
+				t.Fatalf("%s, %d containers: %v", format, n, err)
+			}
+			total += c
+			for i, v := range p.Spec().Spec.Validations {
+				one := p.Spec().DeepCopy()
+				one.Spec.Validations = one.Spec.Validations[i : i+1]
+				compiled, err := compiler.Compile(one)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if c, err := compiled.Cost(ctx, pod, ns); err != nil {
+					t.Fatal(err)
+				} else if c > largest {
+					largest, largestName = c, firstPart(v.Message)
+				}
+			}
+		}
+		return total, largest, largestName
+	}
+	podBytes := func(n int) int {
+		data, err := json.Marshal(wideWebPod(n, 1))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(data)
+	}
+	for _, format := range []string{FormatVAP, FormatVAPShared} {
+		var total, largest [2]int64 // at 50 and 100 containers
+		var largestName string
+		for _, n := range []int{1, 10, 50, 100} {
+			tot, lg, name := measure(format, n, 1)
+			t.Logf("FIGURE vap_cost format=%s containers=%d cost=%d policy_budget_used=%.2f%% largest_expression_cost=%d expression_budget_used=%.2f%%",
+				format, n, tot, 100*float64(tot)/vapeval.PolicyBudget, lg, 100*float64(lg)/vapeval.ExpressionBudget)
+			if n >= 50 {
+				total[n/100], largest[n/100], largestName = tot, lg, name
+			}
+		}
+		if total[1] <= total[0] || largest[1] <= largest[0] {
+			t.Fatalf("%s: the cost does not grow with the containers: %v %v", format, total, largest)
+		}
+		// The cost is linear in the containers: extrapolate from the last two points.
+		at := func(budget int64, c [2]int64) int64 { return 100 + (budget-c[1])*50/(c[1]-c[0]) }
+		fit := int64(100 + (etcdObjectLimit-podBytes(100))*50/(podBytes(100)-podBytes(50)))
+		t.Logf("FIGURE vap_cost_limit format=%s policy_budget_at_containers=%d expression_budget_at_containers=%d (costliest: %q) containers_in_1.5MiB_pod=%d",
+			format, at(vapeval.PolicyBudget, total), at(vapeval.ExpressionBudget, largest), largestName, fit)
+		// Host path mounts are checked against the list of read-only paths: containers ×
+		// mounts × paths.
+		for _, m := range []int{10, 30} {
+			tot, lg, name := measure(format, 10, m)
+			t.Logf("FIGURE vap_cost format=%s containers=10 read_only_host_paths_mounted_in_each=%d cost=%d policy_budget_used=%.2f%% largest_expression_cost=%d expression_budget_used=%.2f%% (costliest: %q)",
+				format, m, tot, 100*float64(tot)/vapeval.PolicyBudget, lg, 100*float64(lg)/vapeval.ExpressionBudget, name)
+		}
+	}
+}
+
+// firstPart is a validation message up to its first semicolon: what it limits.
+func firstPart(message string) string {
+	part, _, _ := strings.Cut(message, ";")
+	return part
 }

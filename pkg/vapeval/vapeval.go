@@ -70,6 +70,9 @@ type Policy struct {
 // Name is the policy's name.
 func (p *Policy) Name() string { return p.spec.Name }
 
+// Spec is the policy as compiled; callers must not modify it.
+func (p *Policy) Spec() *admv1.ValidatingAdmissionPolicy { return p.spec }
+
 // Compile compiles every expression of p (variables, match conditions, validations and message
 // expressions) in the API server's base environment of this library version. The error names
 // each expression that does not compile; a Policy is returned only when all do.
