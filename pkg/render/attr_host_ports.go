@@ -1,0 +1,17 @@
+package render
+
+import "github.com/pod-security-advisor/pod-security-advisor/pkg/attributes"
+
+// The hostPort of every container port; 0 is "no host port".
+const fieldHostPorts = "hostPorts"
+
+var hostPortsAttribute = attribute{
+	allowances: func(p attributes.Profile, out *allowanceList) { out.ranges(fieldHostPorts, "hostPort ", p.HostPorts) },
+	restrictions: func(p attributes.Profile, out *restrictionList) {
+		portOK := "!has(p.hostPort) || p.hostPort == 0"
+		if len(p.HostPorts) > 0 {
+			portOK += " || " + inRanges("p.hostPort", p.HostPorts)
+		}
+		out.add("hostPorts", fieldHostPorts, allContainers("!has(c.ports) || c.ports.all(p, "+portOK+")"), "uses hostPorts")
+	},
+}

@@ -1,0 +1,26 @@
+package render
+
+import (
+	"strconv"
+
+	"github.com/pod-security-advisor/pod-security-advisor/pkg/attributes"
+)
+
+// runAsUser, effective per container (its own, else the pod's): the IDs used, and whether some
+// container left it unset.
+const fieldRunAsUser = "runAsUser"
+
+var runAsUserAttribute = containerIDAttribute(fieldRunAsUser, func(p attributes.Profile) attributes.IDs { return p.RunAsUser })
+
+// containerIDAttribute is an ID field of the security context that containers inherit from
+// the pod (runAsUser, runAsGroup), named field in both.
+func containerIDAttribute(field string, ids func(attributes.Profile) attributes.IDs) attribute {
+	return attribute{
+		allowances: func(p attributes.Profile, out *allowanceList) { out.ids(field, field+" ", ids(p)) },
+		restrictions: func(p attributes.Profile, out *restrictionList) {
+			learned := ids(p)
+			inLearned := func(v string) string { return inRanges(v, learned.Values) }
+			out.add(field, field, allContainers(effective([]string{field}, inLearned, strconv.FormatBool(learned.Unset))), "sets "+field)
+		},
+	}
+}

@@ -1,0 +1,52 @@
+package render
+
+import (
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/pod-security-advisor/pod-security-advisor/pkg/attributes"
+)
+
+// seccompProfile, effective per container: the profile types used, "Localhost/<name>" for a
+// localhost profile, and attributes.ProfileUnset when neither container nor pod set one.
+const fieldSeccompProfiles = "seccompProfiles"
+
+var seccompAttribute = attribute{
+	allowances: func(p attributes.Profile, out *allowanceList) {
+		out.each(p, fieldSeccompProfiles, "seccomp ", p.SeccompProfiles, attributes.AnySeccompProfiles)
+	},
+	restrictions: func(p attributes.Profile, out *restrictionList) {
+		if out.limited(attributes.AnySeccompProfiles) {
+			out.add("seccompProfiles", fieldSeccompProfiles,
+				allContainers(effective([]string{"seccompProfile"}, profileCheck(p.SeccompProfiles), unsetAllowed(p.SeccompProfiles))),
+				"sets a seccomp profile")
+		}
+	},
+}
+
+// unsetAllowed says whether a container with neither its own nor the pod's profile passes.
+func unsetAllowed(profiles []string) string {
+	return strconv.FormatBool(slices.Contains(profiles, attributes.ProfileUnset))
+}
+
+// profileCheck tests a seccompProfile or appArmorProfile against learned names: the type, or
+// "Localhost/<localhostProfile>".
+func profileCheck(learned []string) func(string) string {
+	var types, local []string
+	for _, n := range learned {
+		if name, ok := strings.CutPrefix(n, "Localhost/"); ok {
+			local = append(local, name)
+		} else if n != attributes.ProfileUnset {
+			types = append(types, n)
+		}
+	}
+	return func(sp string) string {
+		if len(local) == 0 {
+			return in(sp+".type", types)
+		}
+		return fmt.Sprintf("((%s.type == 'Localhost' && has(%s.localhostProfile)) ? %s : %s)",
+			sp, sp, in(sp+".localhostProfile", local), in(sp+".type", types))
+	}
+}

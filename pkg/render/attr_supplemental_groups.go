@@ -1,0 +1,24 @@
+package render
+
+import (
+	"fmt"
+
+	"github.com/pod-security-advisor/pod-security-advisor/pkg/attributes"
+)
+
+// The pod's securityContext.supplementalGroups: the group IDs used.
+const fieldSupplementalGroups = "supplementalGroups"
+
+var supplementalGroupsAttribute = attribute{
+	allowances: func(p attributes.Profile, out *allowanceList) {
+		out.ranges(fieldSupplementalGroups, "supplementalGroups ", p.SupplementalGroups)
+	},
+	restrictions: func(p attributes.Profile, out *restrictionList) {
+		supOK := podSC + ".supplementalGroups.size() == 0"
+		if len(p.SupplementalGroups) > 0 {
+			supOK = fmt.Sprintf("%s.supplementalGroups.all(g, %s)", podSC, inRanges("g", p.SupplementalGroups))
+		}
+		out.add("supplementalGroups", fieldSupplementalGroups,
+			unsetOrLn("object.spec", []string{"securityContext", "supplementalGroups"}, supOK), "sets supplementalGroups")
+	},
+}

@@ -1,0 +1,74 @@
+package render
+
+import (
+	"reflect"
+	"slices"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+
+	"github.com/pod-security-advisor/pod-security-advisor/pkg/attributes"
+)
+
+// Volumes: the volume types (VolumeSource fields) used, and the flexVolume and CSI drivers.
+const (
+	fieldVolumeTypes       = "volumeTypes"
+	fieldFlexVolumeDrivers = "flexVolumeDrivers"
+	fieldCSIDrivers        = "csiDrivers"
+)
+
+var volumeTypesAttribute = attribute{
+	allowances: func(p attributes.Profile, out *allowanceList) {
+		out.each(p, fieldVolumeTypes, "volume ", p.VolumeTypes, attributes.AnyVolumeTypes)
+	},
+	restrictions: func(p attributes.Profile, out *restrictionList) {
+		// Deny each source field the profile did not use. The names come from the VolumeSource
+		// type, so a type added to the API is denied as soon as the library knows it.
+		var denied []string
+		for _, t := range volumeSources {
+			if !slices.Contains(p.VolumeTypes, t) {
+				denied = append(denied, "!has(v."+t+")")
+			}
+		}
+		if len(denied) > 0 && out.limited(attributes.AnyVolumeTypes) {
+			out.add("volumeTypes", fieldVolumeTypes,
+				unsetOr("object.spec", []string{"volumes"}, "object.spec.volumes.all(v,\n  "+strings.Join(denied, " &&\n  ")+"\n)"),
+				"uses volumes")
+		}
+	},
+}
+
+// volumeDriversAttribute limits the drivers where their volume type is allowed (else the
+// volume type is denied).
+var volumeDriversAttribute = attribute{
+	allowances: func(p attributes.Profile, out *allowanceList) {
+		out.each(p, fieldFlexVolumeDrivers, "flexVolume driver ", p.FlexVolumeDrivers, attributes.AnyFlexVolumeDrivers)
+		out.each(p, fieldCSIDrivers, "csi driver ", p.CSIDrivers, attributes.AnyCSIDrivers)
+	},
+	restrictions: func(p attributes.Profile, out *restrictionList) {
+		typeAllowed := func(t string) bool { return slices.Contains(p.VolumeTypes, t) || !out.limited(attributes.AnyVolumeTypes) }
+		if typeAllowed("flexVolume") && out.limited(attributes.AnyFlexVolumeDrivers) {
+			out.add("flexVolumeDrivers", fieldFlexVolumeDrivers,
+				unsetOr("object.spec", []string{"volumes"}, "object.spec.volumes.all(v, !has(v.flexVolume) || "+in("v.flexVolume.driver", p.FlexVolumeDrivers)+")"),
+				"uses flexVolume drivers")
+		}
+		if typeAllowed("csi") && out.limited(attributes.AnyCSIDrivers) {
+			out.add("csiDrivers", fieldCSIDrivers,
+				unsetOr("object.spec", []string{"volumes"}, "object.spec.volumes.all(v, !has(v.csi) || "+in("v.csi.driver", p.CSIDrivers)+")"),
+				"uses CSI drivers")
+		}
+	},
+}
+
+// volumeSources are the JSON names of corev1.VolumeSource's fields: every volume type.
+var volumeSources = func() []string {
+	t := reflect.TypeFor[corev1.VolumeSource]()
+	var names []string
+	for i := range t.NumField() {
+		if name, _, _ := strings.Cut(t.Field(i).Tag.Get("json"), ","); name != "" && name != "-" {
+			names = append(names, name)
+		}
+	}
+	slices.Sort(names)
+	return names
+}()
