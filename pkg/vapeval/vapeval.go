@@ -62,6 +62,7 @@ var (
 // Policy is one ValidatingAdmissionPolicy compiled as the API server compiles it.
 type Policy struct {
 	spec      *admv1.ValidatingAdmissionPolicy
+	matcher   matchconditions.Matcher // nil without match conditions
 	validator validating.Validator
 	// validations evaluates the validations alone (with the variables), for their cost.
 	validations celadmission.ConditionEvaluator
@@ -118,8 +119,10 @@ func Compile(p *admv1.ValidatingAdmissionPolicy) (*Policy, error) {
 		}
 		matcher = matchconditions.NewMatcher(compile("match conditions", conds, conditionVars), p.Spec.FailurePolicy, "policy", "validate", p.Name)
 	}
-	compiled := &Policy{spec: p, validations: compile("validations", validations, conditionVars)}
-	compiled.validator = validating.NewValidator(compiled.validations, matcher,
+	// The match conditions are evaluated apart, before the validator (as its Validate would),
+	// so that the validator's decisions are always one per validation.
+	compiled := &Policy{spec: p, matcher: matcher, validations: compile("validations", validations, conditionVars)}
+	compiled.validator = validating.NewValidator(compiled.validations, nil,
 		compile("audit annotations", nil, conditionVars), compile("message expressions", messages, messageVars),
 		p.Spec.FailurePolicy, nil)
 	if len(errs) > 0 {
@@ -131,8 +134,9 @@ func Compile(p *admv1.ValidatingAdmissionPolicy) (*Policy, error) {
 // Denial is one validation a pod failed, or could not be evaluated for (Error: a runtime
 // error or an exhausted budget, which failurePolicy Fail turns into a denial).
 type Denial struct {
-	Message string
-	Error   bool
+	Validation int // index in spec.validations; -1 when the policy as a whole failed
+	Message    string
+	Error      bool
 }
 
 // Evaluate runs p on the creation of pod in namespace ns (which supplies namespaceObject and
@@ -140,11 +144,28 @@ type Denial struct {
 // the failed validations, in order; none means admitted. Match conditions that exclude the pod
 // give none.
 func (p *Policy) Evaluate(ctx context.Context, pod *corev1.Pod, ns *corev1.Namespace) []Denial {
-	res := p.validator.Validate(ctx, podResource, versioned(pod), nil, ns, PolicyBudget, nil)
+	attrs := versioned(pod)
+	if p.matcher != nil {
+		m := p.matcher.Match(ctx, attrs, nil, nil)
+		if m.Error != nil {
+			if p.spec.Spec.FailurePolicy != nil && *p.spec.Spec.FailurePolicy == admv1.Ignore {
+				return nil
+			}
+			return []Denial{{Validation: -1, Message: m.Error.Error(), Error: true}}
+		}
+		if !m.Matches {
+			return nil
+		}
+	}
+	res := p.validator.Validate(ctx, podResource, attrs, nil, ns, PolicyBudget, nil)
 	var out []Denial
-	for _, d := range res.Decisions {
+	whole := len(res.Decisions) != len(p.spec.Spec.Validations) // the evaluation as a whole failed
+	for i, d := range res.Decisions {
 		if d.Action != validating.ActionAdmit {
-			out = append(out, Denial{Message: d.Message, Error: d.Evaluation == validating.EvalError})
+			if whole {
+				i = -1
+			}
+			out = append(out, Denial{Validation: i, Message: d.Message, Error: d.Evaluation == validating.EvalError})
 		}
 	}
 	return out
