@@ -46,7 +46,9 @@ var volumeDriversAttribute = attribute{
 		out.each(p, fieldCSIDrivers, "csi driver ", p.CSIDrivers, attributes.AnyCSIDrivers)
 	},
 	restrictions: func(p attributes.Profile, out *restrictionList) {
-		typeAllowed := func(t string) bool { return slices.Contains(p.VolumeTypes, t) || !out.limited(attributes.AnyVolumeTypes) }
+		typeAllowed := func(t string) bool {
+			return slices.Contains(p.VolumeTypes, t) || !out.limited(attributes.AnyVolumeTypes)
+		}
 		if typeAllowed("flexVolume") && out.limited(attributes.AnyFlexVolumeDrivers) {
 			out.add("flexVolumeDrivers", fieldFlexVolumeDrivers,
 				unsetOr("object.spec", []string{"volumes"}, "object.spec.volumes.all(v, !has(v.flexVolume) || "+in("v.flexVolume.driver", p.FlexVolumeDrivers)+")"),
