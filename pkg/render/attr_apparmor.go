@@ -1,6 +1,11 @@
 package render
 
-import "github.com/pod-security-advisor/pod-security-advisor/pkg/attributes"
+import (
+	"slices"
+	"strings"
+
+	"github.com/pod-security-advisor/pod-security-advisor/pkg/attributes"
+)
 
 // appArmorProfile, effective per container, named as seccomp profiles are. The API server
 // copies the deprecated AppArmor annotations into these fields before validating admission,
@@ -16,6 +21,16 @@ var appArmorAttribute = attribute{
 			out.add("appArmorProfiles", fieldAppArmorProfiles,
 				allContainers(effective([]string{"appArmorProfile"}, profileCheck(p.AppArmorProfiles), unsetAllowed(p.AppArmorProfiles))),
 				"sets an AppArmor profile")
+		}
+	},
+	psp: func(p attributes.Profile, out *podSecurityPolicy) {
+		// PSP's AppArmor check is the other way round from seccomp's: without the annotation
+		// anything goes, with it a container must name a listed profile. So list profiles only
+		// if none was ever unset.
+		if !slices.Contains(p.AppArmorProfiles, attributes.ProfileUnset) && !p.AnyValue.Has(attributes.AnyAppArmorProfiles) {
+			if names := pspProfileNames(p.AppArmorProfiles); len(names) > 0 {
+				out.Metadata.Annotations[pspAppArmorAllowed] = strings.Join(names, ",")
+			}
 		}
 	},
 }

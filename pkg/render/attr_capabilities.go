@@ -36,6 +36,15 @@ var capabilitiesAttribute = attribute{
 				"keeps the default capabilities (capabilities.drop: [ALL] is required)")
 		}
 	},
+	psp: func(p attributes.Profile, out *podSecurityPolicy) {
+		out.Spec.AllowedCapabilities = p.AddedCapabilities // already normalised and sorted
+		if p.AnyValue.Has(attributes.AnyAddedCapabilities) {
+			out.Spec.AllowedCapabilities = []string{pspAny}
+		}
+		if !p.KeepsDefaultCapabilities {
+			out.Spec.RequiredDropCapabilities = []string{"ALL"}
+		}
+	},
 }
 
 // capSpellings lists each capability with and without the CAP_ prefix.

@@ -19,4 +19,5 @@ var fsGroupAttribute = attribute{
 		}
 		out.add("fsGroup", fieldFSGroup, fsOK, "sets fsGroup")
 	},
+	psp: func(p attributes.Profile, out *podSecurityPolicy) { out.Spec.FSGroup = pspGroupStrategy(p.FSGroup) },
 }

@@ -30,4 +30,7 @@ var hostNamespacesAttribute = attribute{
 			}
 		}
 	},
+	psp: func(p attributes.Profile, out *podSecurityPolicy) {
+		out.Spec.HostNetwork, out.Spec.HostPID, out.Spec.HostIPC = p.HostNetwork, p.HostPID, p.HostIPC
+	},
 }

@@ -46,6 +46,11 @@ var hostPathsAttribute = attribute{
 				expr: allContainers(fmt.Sprintf("!has(c.volumeMounts) || c.volumeMounts.all(m,\n  !(m.name in variables.%s) || (has(m.readOnly) && m.readOnly == true)\n)", readOnlyHostPathVolumes))})
 		}
 	},
+	psp: func(p attributes.Profile, out *podSecurityPolicy) {
+		for _, h := range p.HostPaths {
+			out.Spec.AllowedHostPaths = append(out.Spec.AllowedHostPaths, pspHostPath{PathPrefix: h.Path, ReadOnly: h.ReadOnly})
+		}
+	},
 }
 
 // pathIn tests a hostPath path against learned paths, which the observer keeps as written. A

@@ -1,6 +1,10 @@
 package render
 
-import "github.com/pod-security-advisor/pod-security-advisor/pkg/attributes"
+import (
+	"math"
+
+	"github.com/pod-security-advisor/pod-security-advisor/pkg/attributes"
+)
 
 // The hostPort of every container port; 0 is "no host port".
 const fieldHostPorts = "hostPorts"
@@ -13,5 +17,8 @@ var hostPortsAttribute = attribute{
 			portOK += " || " + inRanges("p.hostPort", p.HostPorts)
 		}
 		out.add("hostPorts", fieldHostPorts, allContainers("!has(c.ports) || c.ports.all(p, "+portOK+")"), "uses hostPorts")
+	},
+	psp: func(p attributes.Profile, out *podSecurityPolicy) {
+		out.Spec.HostPorts = pspRanges(p.HostPorts, 1, math.MaxUint16)
 	},
 }

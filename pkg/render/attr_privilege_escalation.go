@@ -18,4 +18,8 @@ var privilegeEscalationAttribute = attribute{
 				"allows privilege escalation (allowPrivilegeEscalation: false is required)")
 		}
 	},
+	psp: func(p attributes.Profile, out *podSecurityPolicy) {
+		out.Spec.DefaultAllowPrivilegeEscalation = p.AllowPrivilegeEscalation
+		out.Spec.AllowPrivilegeEscalation = p.AllowPrivilegeEscalation
+	},
 }

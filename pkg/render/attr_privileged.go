@@ -14,4 +14,5 @@ var privilegedAttribute = attribute{
 				"runs a privileged container")
 		}
 	},
+	psp: func(p attributes.Profile, out *podSecurityPolicy) { out.Spec.Privileged = p.Privileged },
 }

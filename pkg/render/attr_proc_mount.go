@@ -25,4 +25,10 @@ var procMountAttribute = attribute{
 				"uses a procMount type")
 		}
 	},
+	psp: func(p attributes.Profile, out *podSecurityPolicy) {
+		out.Spec.AllowedProcMountTypes = p.ProcMountTypes
+		if p.AnyValue.Has(attributes.AnyProcMountTypes) {
+			out.Spec.AllowedProcMountTypes = []string{string(corev1.DefaultProcMount), string(corev1.UnmaskedProcMount)}
+		}
+	},
 }

@@ -17,4 +17,7 @@ var readOnlyRootFilesystemAttribute = attribute{
 				"writes to its root filesystem (readOnlyRootFilesystem: true is required)")
 		}
 	},
+	psp: func(p attributes.Profile, out *podSecurityPolicy) {
+		out.Spec.ReadOnlyRootFilesystem = !p.WritableRootFilesystem
+	},
 }

@@ -6,4 +6,7 @@ import "github.com/pod-security-advisor/pod-security-advisor/pkg/attributes"
 // container left it unset.
 const fieldRunAsGroup = "runAsGroup"
 
-var runAsGroupAttribute = containerIDAttribute(fieldRunAsGroup, func(p attributes.Profile) attributes.IDs { return p.RunAsGroup })
+var runAsGroupAttribute = containerIDAttribute(fieldRunAsGroup, func(p attributes.Profile) attributes.IDs { return p.RunAsGroup },
+	func(p attributes.Profile, out *podSecurityPolicy) {
+		out.Spec.RunAsGroup = pspGroupStrategy(p.RunAsGroup)
+	})

@@ -24,6 +24,16 @@ var seccompAttribute = attribute{
 				"sets a seccomp profile")
 		}
 	},
+	psp: func(p attributes.Profile, out *podSecurityPolicy) {
+		// PSP always admits a pod without a seccomp profile, so Unset needs no entry; with no
+		// annotation at all, setting any profile is forbidden.
+		if names := pspProfileNames(p.SeccompProfiles); len(names) > 0 {
+			out.Metadata.Annotations[pspSeccompAllowed] = strings.Join(names, ",")
+		}
+		if p.AnyValue.Has(attributes.AnySeccompProfiles) {
+			out.Metadata.Annotations[pspSeccompAllowed] = pspAny
+		}
+	},
 }
 
 // unsetAllowed says whether a container with neither its own nor the pod's profile passes.

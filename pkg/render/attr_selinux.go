@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strings"
 
+	corev1 "k8s.io/api/core/v1"
+
 	"github.com/pod-security-advisor/pod-security-advisor/pkg/attributes"
 )
 
@@ -25,6 +27,19 @@ var seLinuxAttribute = attribute{
 				"sets SELinux options")
 		}
 	},
+	psp: func(p attributes.Profile, out *podSecurityPolicy) {
+		out.Spec.SELinux = pspSELinuxStrategy(p.SELinuxOptions)
+	},
+}
+
+// pspSELinuxStrategy pins the context when exactly one was seen (MustRunAs also gives it to
+// containers that set none); PSP cannot list several, so those allow any.
+func pspSELinuxStrategy(opts []attributes.SELinux) pspSELinux {
+	if len(opts) != 1 {
+		return pspSELinux{Rule: "RunAsAny"}
+	}
+	o := opts[0]
+	return pspSELinux{Rule: "MustRunAs", SELinuxOptions: &corev1.SELinuxOptions{User: o.User, Role: o.Role, Type: o.Type, Level: o.Level}}
 }
 
 // selinuxCheck tests seLinuxOptions against learned tuples; absent parts compare as "".

@@ -21,4 +21,7 @@ var supplementalGroupsAttribute = attribute{
 		out.add("supplementalGroups", fieldSupplementalGroups,
 			unsetOrLn("object.spec", []string{"securityContext", "supplementalGroups"}, supOK), "sets supplementalGroups")
 	},
+	psp: func(p attributes.Profile, out *podSecurityPolicy) {
+		out.Spec.SupplementalGroups = pspGroupStrategy(attributes.IDs{Values: p.SupplementalGroups, Unset: true})
+	},
 }

@@ -1,6 +1,12 @@
 package render
 
-import "github.com/pod-security-advisor/pod-security-advisor/pkg/attributes"
+import (
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/pod-security-admission/policy"
+
+	"github.com/pod-security-advisor/pod-security-advisor/pkg/attributes"
+)
 
 // The names of the pod's securityContext.sysctls.
 const fieldSysctls = "sysctls"
@@ -18,4 +24,23 @@ var sysctlsAttribute = attribute{
 			out.add("sysctls", fieldSysctls, unsetOrLn("object.spec", []string{"securityContext", "sysctls"}, sysOK), "sets sysctls")
 		}
 	},
+	psp: func(p attributes.Profile, out *podSecurityPolicy) {
+		for _, name := range p.Sysctls {
+			if !safeSysctl(name) {
+				out.Spec.AllowedUnsafeSysctls = append(out.Spec.AllowedUnsafeSysctls, name)
+			}
+		}
+		if p.AnyValue.Has(attributes.AnySysctls) {
+			out.Spec.AllowedUnsafeSysctls = []string{pspAny}
+		}
+	},
+}
+
+// safeSysctl asks the Pod Security Standards' own sysctls check (latest version) whether a
+// sysctl is in the safe set, rather than keeping a copy of the list.
+func safeSysctl(name string) bool {
+	check := policy.CheckSysctls()
+	latest := check.Versions[len(check.Versions)-1]
+	spec := &corev1.PodSpec{SecurityContext: &corev1.PodSecurityContext{Sysctls: []corev1.Sysctl{{Name: name}}}}
+	return latest.CheckPod(&metav1.ObjectMeta{}, spec).Allowed
 }

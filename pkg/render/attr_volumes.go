@@ -36,6 +36,12 @@ var volumeTypesAttribute = attribute{
 				"uses volumes")
 		}
 	},
+	psp: func(p attributes.Profile, out *podSecurityPolicy) {
+		out.Spec.Volumes = p.VolumeTypes
+		if p.AnyValue.Has(attributes.AnyVolumeTypes) {
+			out.Spec.Volumes = []string{pspAny}
+		}
+	},
 }
 
 // volumeDriversAttribute limits the drivers where their volume type is allowed (else the
@@ -58,6 +64,14 @@ var volumeDriversAttribute = attribute{
 			out.add("csiDrivers", fieldCSIDrivers,
 				unsetOr("object.spec", []string{"volumes"}, "object.spec.volumes.all(v, !has(v.csi) || "+in("v.csi.driver", p.CSIDrivers)+")"),
 				"uses CSI drivers")
+		}
+	},
+	psp: func(p attributes.Profile, out *podSecurityPolicy) {
+		for _, d := range p.FlexVolumeDrivers {
+			out.Spec.AllowedFlexVolumes = append(out.Spec.AllowedFlexVolumes, pspDriver{d})
+		}
+		for _, d := range p.CSIDrivers {
+			out.Spec.AllowedCSIDrivers = append(out.Spec.AllowedCSIDrivers, pspCSI{d})
 		}
 	},
 }

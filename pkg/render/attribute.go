@@ -8,7 +8,7 @@ import (
 
 // attribute is what the renderers make of one attribute of a Profile (one field, or a few that
 // only make sense together): its words in the evidence and in messages, and its
-// ValidatingAdmissionPolicy restriction. Each lives in a file of its own, attr_<name>.go, named
+// ValidatingAdmissionPolicy restriction, and its PodSecurityPolicy field. Each lives in a file of its own, attr_<name>.go, named
 // as the observer's file in pkg/attributes; a renderer iterates attributeList, so a new
 // attribute is one file and one line in the list.
 type attribute struct {
@@ -16,6 +16,8 @@ type attribute struct {
 	allowances func(p attributes.Profile, out *allowanceList)
 	// restrictions adds what p does not allow of it, as CEL; nothing where p allows it all.
 	restrictions func(p attributes.Profile, out *restrictionList)
+	// psp sets the attribute's PodSecurityPolicy fields and annotations; nil where PSP has none.
+	psp func(p attributes.Profile, out *podSecurityPolicy)
 }
 
 // attributeList is every attribute, in Profile field order: the order of the evidence and of
