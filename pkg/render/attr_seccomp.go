@@ -46,7 +46,7 @@ func unsetAllowed(profiles []string) string {
 func profileCheck(learned []string) func(string) string {
 	var types, local []string
 	for _, n := range learned {
-		if name, ok := strings.CutPrefix(n, "Localhost/"); ok {
+		if name, ok := strings.CutPrefix(n, attributes.LocalhostPrefix); ok {
 			local = append(local, name)
 		} else if n != attributes.ProfileUnset {
 			types = append(types, n)

@@ -145,8 +145,8 @@ func pspProfileNames(profiles []string) []string {
 			out = append(out, "runtime/default")
 		case n == string(corev1.SeccompProfileTypeUnconfined):
 			out = append(out, "unconfined")
-		case strings.HasPrefix(n, "Localhost/"):
-			out = append(out, "localhost/"+strings.TrimPrefix(n, "Localhost/"))
+		case strings.HasPrefix(n, attributes.LocalhostPrefix):
+			out = append(out, "localhost/"+strings.TrimPrefix(n, attributes.LocalhostPrefix))
 		}
 	}
 	slices.Sort(out)

@@ -45,7 +45,7 @@ const (
 	learnedVar         = "variables.learned"
 	entryEscapes       = `.replace('\\', '\\\\').replace('\n', '\\n').replace('\t', '\\t')`
 	unsetEntry         = "unset"
-	localhostEntry     = "Localhost/"
+	localhostEntry     = attributes.LocalhostPrefix
 	selinuxPartDivider = "\t"
 )
 
