@@ -33,4 +33,10 @@ var appArmorAttribute = attribute{
 			}
 		}
 	},
+	shared: func() []sharedCheck {
+		return []sharedCheck{
+			{name: "appArmorProfiles", noun: "AppArmor profiles", entries: func(p attributes.Profile) []string { return p.AppArmorProfiles },
+				expr: allContainers(effective([]string{"appArmorProfile"}, sharedProfileCheck("appArmorProfiles"), sharedHasEntry("appArmorProfiles", attributes.ProfileUnset)))},
+		}
+	},
 }

@@ -45,6 +45,14 @@ var capabilitiesAttribute = attribute{
 			out.Spec.RequiredDropCapabilities = []string{"ALL"}
 		}
 	},
+	shared: func() []sharedCheck {
+		return []sharedCheck{
+			{name: "addedCapabilities", noun: "capabilities", entries: func(p attributes.Profile) []string { return p.AddedCapabilities },
+				expr: allContainers(unsetOr("c", []string{"securityContext", "capabilities", "add"},
+					ctrSC+".capabilities.add.all(a,\n  "+sharedMember(sharedVar("addedCapabilities"), "a.trim().upperAscii()")+" ||\n  "+
+						"(a.trim().upperAscii().startsWith('CAP_') && "+sharedMember(sharedVar("addedCapabilities"), "a.trim().upperAscii().substring(4)")+")\n)"))},
+		}
+	},
 }
 
 // capSpellings lists each capability with and without the CAP_ prefix.

@@ -20,4 +20,10 @@ var fsGroupAttribute = attribute{
 		out.add("fsGroup", fieldFSGroup, fsOK, "sets fsGroup")
 	},
 	psp: func(p attributes.Profile, out *podSecurityPolicy) { out.Spec.FSGroup = pspGroupStrategy(p.FSGroup) },
+	shared: func() []sharedCheck {
+		return []sharedCheck{
+			{name: "fsGroup", noun: "fsGroup values", entries: func(p attributes.Profile) []string { return idEntries(p.FSGroup) },
+				expr: fmt.Sprintf("(%s) ?\n  %s :\n  %s", has("object.spec", "securityContext", "fsGroup"), sharedInRanges("fsGroup", podSC+".fsGroup"), sharedHasEntry("fsGroup", unsetEntry))},
+		}
+	},
 }

@@ -51,6 +51,14 @@ var hostPathsAttribute = attribute{
 			out.Spec.AllowedHostPaths = append(out.Spec.AllowedHostPaths, pspHostPath{PathPrefix: h.Path, ReadOnly: h.ReadOnly})
 		}
 	},
+	shared: func() []sharedCheck {
+		return []sharedCheck{
+			{name: "hostPaths", noun: "hostPaths", entries: func(p attributes.Profile) []string { return hostPathEntries(p.HostPaths, false) },
+				expr: unsetOr("object.spec", []string{"volumes"}, "object.spec.volumes.all(v,\n  !has(v.hostPath) ||\n  "+sharedPathIn("hostPaths", "v.hostPath.path")+"\n)")},
+			{name: "hostPathReadOnly", noun: "hostPaths mounted only read-only", entries: func(p attributes.Profile) []string { return hostPathEntries(p.HostPaths, true) },
+				expr: allContainers(fmt.Sprintf("!has(c.volumeMounts) || c.volumeMounts.all(m,\n  !(m.name in variables.%s) || (has(m.readOnly) && m.readOnly == true)\n)", sharedReadOnlyVolumes))},
+		}
+	},
 }
 
 // pathIn tests a hostPath path against learned paths, which the observer keeps as written. A

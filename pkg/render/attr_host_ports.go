@@ -21,4 +21,10 @@ var hostPortsAttribute = attribute{
 	psp: func(p attributes.Profile, out *podSecurityPolicy) {
 		out.Spec.HostPorts = pspRanges(p.HostPorts, 1, math.MaxUint16)
 	},
+	shared: func() []sharedCheck {
+		return []sharedCheck{
+			{name: "hostPorts", noun: "hostPorts", entries: func(p attributes.Profile) []string { return rangeEntries(p.HostPorts) },
+				expr: allContainers("!has(c.ports) || c.ports.all(p, !has(p.hostPort) || p.hostPort == 0 || " + sharedInRanges("hostPorts", "p.hostPort") + ")")},
+		}
+	},
 }

@@ -20,6 +20,12 @@ var probeHostsAttribute = attribute{
 			out.add("probeHosts", fieldProbeHosts, allContainers(probeHostsCheck(p.ProbeHosts)), "sends probes or lifecycle hooks to another host")
 		}
 	},
+	shared: func() []sharedCheck {
+		return []sharedCheck{
+			{name: "probeHosts", noun: "probe and lifecycle hook hosts", entries: func(p attributes.Profile) []string { return p.ProbeHosts },
+				expr: allContainers(probeHandlersCheck(func(host string) string { return host + " == '' || " + sharedMember(sharedVar("probeHosts"), host) }))},
+		}
+	},
 }
 
 // probeHandlersCheck tests the host of every httpGet and tcpSocket handler of a container's

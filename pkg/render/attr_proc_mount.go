@@ -31,4 +31,11 @@ var procMountAttribute = attribute{
 			out.Spec.AllowedProcMountTypes = []string{string(corev1.DefaultProcMount), string(corev1.UnmaskedProcMount)}
 		}
 	},
+	shared: func() []sharedCheck {
+		return []sharedCheck{
+			{name: "procMountTypes", noun: "procMount types", entries: func(p attributes.Profile) []string { return p.ProcMountTypes },
+				expr: allContainers(sharedMember(sharedVar("procMountTypes"), fmt.Sprintf("((%s && %s.procMount != '') ? %s.procMount : 'Default')",
+					has("c", "securityContext", "procMount"), ctrSC, ctrSC)))},
+		}
+	},
 }

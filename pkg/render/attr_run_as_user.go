@@ -36,5 +36,8 @@ func containerIDAttribute(field string, ids func(attributes.Profile) attributes.
 			out.add(field, field, allContainers(effective([]string{field}, inLearned, strconv.FormatBool(learned.Unset))), "sets "+field)
 		},
 		psp: psp,
+		shared: func() []sharedCheck {
+			return []sharedCheck{{name: field, noun: field + " values", entries: func(p attributes.Profile) []string { return idEntries(ids(p)) }, expr: sharedIDCheck(field)}}
+		},
 	}
 }

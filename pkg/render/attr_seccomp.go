@@ -34,6 +34,12 @@ var seccompAttribute = attribute{
 			out.Metadata.Annotations[pspSeccompAllowed] = pspAny
 		}
 	},
+	shared: func() []sharedCheck {
+		return []sharedCheck{
+			{name: "seccompProfiles", noun: "seccomp profiles", entries: func(p attributes.Profile) []string { return p.SeccompProfiles },
+				expr: allContainers(effective([]string{"seccompProfile"}, sharedProfileCheck("seccompProfiles"), sharedHasEntry("seccompProfiles", attributes.ProfileUnset)))},
+		}
+	},
 }
 
 // unsetAllowed says whether a container with neither its own nor the pod's profile passes.

@@ -30,6 +30,18 @@ var seLinuxAttribute = attribute{
 	psp: func(p attributes.Profile, out *podSecurityPolicy) {
 		out.Spec.SELinux = pspSELinuxStrategy(p.SELinuxOptions)
 	},
+	shared: func() []sharedCheck {
+		return []sharedCheck{
+			{name: "seLinuxOptions", noun: "SELinux options", entries: selinuxEntries,
+				expr: allContainers(effective([]string{"seLinuxOptions"}, func(o string) string {
+					parts := make([]string, 4)
+					for i, f := range []string{"user", "role", "type", "level"} {
+						parts[i] = fmt.Sprintf("(has(%s.%s) ? %s.%s : '')%s", o, f, o, f, entryEscapes)
+					}
+					return fmt.Sprintf(`%s.contains('\n' + %s + '\n')`, sharedVar("seLinuxOptions"), strings.Join(parts, " + '\\t' + "))
+				}, "true"))},
+		}
+	},
 }
 
 // pspSELinuxStrategy pins the context when exactly one was seen (MustRunAs also gives it to

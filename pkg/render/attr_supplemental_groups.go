@@ -24,4 +24,10 @@ var supplementalGroupsAttribute = attribute{
 	psp: func(p attributes.Profile, out *podSecurityPolicy) {
 		out.Spec.SupplementalGroups = pspGroupStrategy(attributes.IDs{Values: p.SupplementalGroups, Unset: true})
 	},
+	shared: func() []sharedCheck {
+		return []sharedCheck{
+			{name: "supplementalGroups", noun: "supplementalGroups", entries: func(p attributes.Profile) []string { return rangeEntries(p.SupplementalGroups) },
+				expr: unsetOrLn("object.spec", []string{"securityContext", "supplementalGroups"}, podSC+".supplementalGroups.all(g, "+sharedInRanges("supplementalGroups", "g")+")")},
+		}
+	},
 }

@@ -34,6 +34,12 @@ var sysctlsAttribute = attribute{
 			out.Spec.AllowedUnsafeSysctls = []string{pspAny}
 		}
 	},
+	shared: func() []sharedCheck {
+		return []sharedCheck{
+			{name: "sysctls", noun: "sysctls", entries: func(p attributes.Profile) []string { return p.Sysctls },
+				expr: unsetOrLn("object.spec", []string{"securityContext", "sysctls"}, podSC+".sysctls.all(s, "+sharedMember(sharedVar("sysctls"), "s.name")+")")},
+		}
+	},
 }
 
 // safeSysctl asks the Pod Security Standards' own sysctls check (latest version) whether a

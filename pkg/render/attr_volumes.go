@@ -42,6 +42,12 @@ var volumeTypesAttribute = attribute{
 			out.Spec.Volumes = []string{pspAny}
 		}
 	},
+	shared: func() []sharedCheck {
+		return []sharedCheck{
+			{name: "volumeTypes", noun: "volume types", entries: func(p attributes.Profile) []string { return p.VolumeTypes },
+				expr: unsetOr("object.spec", []string{"volumes"}, "object.spec.volumes.all(v,\n  "+volumeTypesCheck(func(t string) string { return sharedHasEntry("volumeTypes", t) })+"\n)")},
+		}
+	},
 }
 
 // volumeDriversAttribute limits the drivers where their volume type is allowed (else the
@@ -72,6 +78,14 @@ var volumeDriversAttribute = attribute{
 		}
 		for _, d := range p.CSIDrivers {
 			out.Spec.AllowedCSIDrivers = append(out.Spec.AllowedCSIDrivers, pspCSI{d})
+		}
+	},
+	shared: func() []sharedCheck {
+		return []sharedCheck{
+			{name: "flexVolumeDrivers", noun: "flexVolume drivers", entries: func(p attributes.Profile) []string { return p.FlexVolumeDrivers },
+				expr: unsetOr("object.spec", []string{"volumes"}, "object.spec.volumes.all(v, !has(v.flexVolume) || "+sharedMember(sharedVar("flexVolumeDrivers"), "v.flexVolume.driver")+")")},
+			{name: "csiDrivers", noun: "CSI drivers", entries: func(p attributes.Profile) []string { return p.CSIDrivers },
+				expr: unsetOr("object.spec", []string{"volumes"}, "object.spec.volumes.all(v, !has(v.csi) || "+sharedMember(sharedVar("csiDrivers"), "v.csi.driver")+")")},
 		}
 	},
 }

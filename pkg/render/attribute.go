@@ -18,6 +18,9 @@ type attribute struct {
 	restrictions func(p attributes.Profile, out *restrictionList)
 	// psp sets the attribute's PodSecurityPolicy fields and annotations; nil where PSP has none.
 	psp func(p attributes.Profile, out *podSecurityPolicy)
+	// shared are the attribute's checks in the vap-shared policy, for attributes whose
+	// restriction depends on what was learned; value-free ones are listed in valueFree.
+	shared func() []sharedCheck
 }
 
 // attributeList is every attribute, in Profile field order: the order of the evidence and of
