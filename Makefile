@@ -47,6 +47,7 @@ BENCH_SIGKILL ?= 100000/2s,100000/10s
 bench:
 	$(GO) test ./pkg/webhook -run '^$$' -bench Handler -count 3
 	$(GO) test ./pkg/learner -run '^$$' -bench Memory -benchtime 1x
+	$(GO) test ./pkg/render -run VAPRuntimeCost -count 1 -v | grep FIGURE
 	E2E_SCALE=$(BENCH_SCALE) E2E_TEST_FLAGS='-run ^TestScale$$' $(E2E_DIR)/hack/e2e.sh
 	E2E_SIGKILL=$(BENCH_SIGKILL) E2E_TEST_FLAGS='-run ^TestStoreSIGKILLMidFlush$$' $(E2E_DIR)/hack/e2e.sh
 	cd $(E2E_DIR) && $(GO) test ./bench -run '^$$' -bench VAPEval -count 3

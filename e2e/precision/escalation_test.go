@@ -12,7 +12,8 @@ import (
 
 // TestEscalationDenied: the VAP learned from the minimal restricted pod alone
 // (restricted/v1.N/pass/base.yaml), bound with [Deny], denies every fail fixture of both
-// levels: each asks for one privilege that pod never used.
+// levels: each asks for one privilege that pod never used. Every fixture, pass and fail, is
+// also evaluated offline against that policy, and the verdicts compared.
 func TestEscalationDenied(t *testing.T) { escalationDenied(t, render.FormatVAP, "escalation denial") }
 
 // TestSharedEscalationDenied is TestEscalationDenied with the vap-shared rendering.
@@ -23,13 +24,9 @@ func TestSharedEscalationDenied(t *testing.T) {
 func escalationDenied(t *testing.T, format, figure string) {
 	all, version := fixtures(t)
 	var base *psafixtures.Fixture
-	var fails []psafixtures.Fixture
 	for i, f := range all {
 		if f.Level == "restricted" && f.Pass && f.Name == "base" {
 			base = &all[i]
-		}
-		if !f.Pass {
-			fails = append(fails, f)
 		}
 	}
 	if base == nil {
@@ -45,13 +42,20 @@ func escalationDenied(t *testing.T, format, figure string) {
 	}
 
 	ty := &tally{figure: figure, invalid: invalidFixtures(t, c)}
-	parallel(len(fails), func(i int) {
-		got, msg := dryRun(c, onNamespace(fails[i].Pod, ns), v.name())
+	off := newOffline(t, figure, ty.invalid, []vap{v})
+	parallel(len(all), func(i int) {
+		pod := onNamespace(all[i].Pod, ns)
+		got, msg := dryRun(c, pod, v.name())
+		off.compare(all[i].String(), 0, pod, got, msg)
+		if all[i].Pass {
+			return
+		}
 		reason := msg
 		if got == admitted {
 			reason = "admitted"
 		}
-		ty.record(fails[i].String(), got == deniedByPolicy, reason)
+		ty.record(all[i].String(), got == deniedByPolicy, reason)
 	})
 	ty.report(t, fmt.Sprintf("fail fixtures (baseline and restricted) denied by the %s policy learned from %s.yaml alone", format, base))
+	off.report(t, fmt.Sprintf("fixtures (pass and fail) on which the offline evaluator's verdict on the policy learned from %s.yaml is the API server's", base))
 }

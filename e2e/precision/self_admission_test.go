@@ -10,7 +10,8 @@ import (
 )
 
 // TestSelfAdmission: for every fixture, the VAP learned from that fixture alone (namespace
-// scope, bound with [Deny] to a fresh namespace) admits it there.
+// scope, bound with [Deny] to a fresh namespace) admits it there, and the offline evaluator
+// gives the API server's verdict on it.
 func TestSelfAdmission(t *testing.T) { selfAdmission(t, render.FormatVAP, "self-admission") }
 
 // TestSharedSelfAdmission is TestSelfAdmission with the vap-shared rendering: one policy for
@@ -33,9 +34,13 @@ func selfAdmission(t *testing.T, format, figure string) {
 	waitInEffect(t, c, vaps, probes)
 
 	ty := &tally{figure: figure, invalid: invalidFixtures(t, c)}
+	off := newOffline(t, figure, ty.invalid, vaps)
 	parallel(len(all), func(i int) {
-		got, msg := dryRun(c, onNamespace(all[i].Pod, nss[i]), vaps[i].name())
+		pod := onNamespace(all[i].Pod, nss[i])
+		got, msg := dryRun(c, pod, vaps[i].name())
 		ty.record(all[i].String(), got == admitted, msg)
+		off.compare(all[i].String(), i, pod, got, msg)
 	})
 	ty.report(t, fmt.Sprintf("fixtures of %s admitted by the %s policy learned from each alone (namespace scope, [Deny])", version, format))
+	off.report(t, fmt.Sprintf("fixtures of %s on which the offline evaluator's verdict is the API server's", version))
 }

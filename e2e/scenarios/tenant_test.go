@@ -19,6 +19,7 @@ import (
 
 	"github.com/pod-security-advisor/pod-security-advisor/e2e/internal/harness"
 	"github.com/pod-security-advisor/pod-security-advisor/pkg/aggregate"
+	"github.com/pod-security-advisor/pod-security-advisor/pkg/attributes"
 	"github.com/pod-security-advisor/pod-security-advisor/pkg/store"
 )
 
@@ -235,7 +236,8 @@ spec:
 	byKey := workloads(agg)
 	own := 0
 	for i, key := range want {
-		if rec := byKey[key]; !rec.Profile.RunAsUser.Values.Contains(int64(70 + i)) {
+		uid := attributes.Range{Min: int64(70 + i), Max: int64(70 + i)}
+		if rec := byKey[key]; !attributes.Covers(*rec.Profile, attributes.Profile{RunAsUser: attributes.IDs{Values: attributes.Ranges{uid}}}) {
 			t.Errorf("%s: runAsUser %d not learned in its own record", key, 70+i)
 			continue
 		}

@@ -118,7 +118,7 @@ func TestV1StateLoads(t *testing.T) {
 				t.Fatalf("%s/%s lost", name, key)
 			}
 			for _, v := range ow.Profile.RunAsUser.Values {
-				if !w.Profile.RunAsUser.Values.Contains(v.Min) || !w.Profile.RunAsUser.Values.Contains(v.Max) {
+				if !attributes.Covers(*w.Profile, attributes.Profile{RunAsUser: attributes.IDs{Values: attributes.Ranges{v}}}) {
 					t.Errorf("%s/%s: runAsUser %v lost", name, key, v)
 				}
 			}

@@ -4,18 +4,19 @@ import (
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/utils/ptr"
 )
 
 func TestObserveAppArmor(t *testing.T) {
 	const key = "container.apparmor.security.beta.kubernetes.io/"
 	rd := &corev1.AppArmorProfile{Type: corev1.AppArmorProfileTypeRuntimeDefault}
 	unconfined := &corev1.AppArmorProfile{Type: corev1.AppArmorProfileTypeUnconfined}
-	local := &corev1.AppArmorProfile{Type: corev1.AppArmorProfileTypeLocalhost, LocalhostProfile: ptr("k8s-nginx")}
+	local := &corev1.AppArmorProfile{Type: corev1.AppArmorProfileTypeLocalhost, LocalhostProfile: ptr.To("k8s-nginx")}
 	runObserve(t, func(p Profile) []string { return p.AppArmorProfiles }, []observeCase[[]string]{
 		{"unset", one(nil, nil), []string{"Unset"}},
 		{"container field", one(nil, &csc{AppArmorProfile: local}), []string{"Localhost/k8s-nginx"}},
 		{"pod-level inherited", one(&psc{AppArmorProfile: rd}, nil), []string{"RuntimeDefault"}},
-		{"pod-level inherited by a container setting other fields only", one(&psc{AppArmorProfile: rd}, &csc{Privileged: ptr(false)}),
+		{"pod-level inherited by a container setting other fields only", one(&psc{AppArmorProfile: rd}, &csc{Privileged: ptr.To(false)}),
 			[]string{"RuntimeDefault"}},
 		{"container field overrides pod", one(&psc{AppArmorProfile: rd}, &csc{AppArmorProfile: unconfined}), []string{"Unconfined"}},
 		{"annotation runtime/default", annotated(one(nil, nil), key+"app", "runtime/default"), []string{"RuntimeDefault"}},

@@ -75,7 +75,7 @@ func TestRangesBound(t *testing.T) {
 		t.Fatalf("%d ranges", len(many))
 	}
 	for _, v := range values {
-		if !many.Contains(v) {
+		if !contains(many, v) {
 			t.Fatalf("value %d dropped: %v", v, many)
 		}
 	}
@@ -165,8 +165,8 @@ func TestWorstCasePod(t *testing.T) {
 	}
 	for i, c := range pod.Spec.Containers {
 		sc := c.SecurityContext
-		if !p.RunAsUser.Values.Contains(*sc.RunAsUser) || !p.RunAsGroup.Values.Contains(*sc.RunAsGroup) ||
-			!p.HostPorts.Contains(int64(c.Ports[0].HostPort)) || !p.SupplementalGroups.Contains(pod.Spec.SecurityContext.SupplementalGroups[i]) {
+		if !contains(p.RunAsUser.Values, *sc.RunAsUser) || !contains(p.RunAsGroup.Values, *sc.RunAsGroup) ||
+			!contains(p.HostPorts, int64(c.Ports[0].HostPort)) || !contains(p.SupplementalGroups, pod.Spec.SecurityContext.SupplementalGroups[i]) {
 			t.Fatalf("container %d: an ID or port was dropped", i)
 		}
 	}

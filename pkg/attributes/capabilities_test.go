@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/utils/ptr"
 )
 
 func TestObserveCapabilities(t *testing.T) {
@@ -26,7 +27,7 @@ func TestObserveCapabilities(t *testing.T) {
 			caps{Added: []string{"CHOWN", "NET_ADMIN", "SYS_TIME"}}},
 		{"drop ALL add back", one(nil, with([]corev1.Capability{"NET_BIND_SERVICE"}, all)), caps{Added: []string{"NET_BIND_SERVICE"}}},
 		{"one container keeps defaults", pod(corev1.PodSpec{Containers: []corev1.Container{
-			ctr("a", with(nil, all)), ctr("b", &csc{RunAsUser: ptr[int64](1)}),
+			ctr("a", with(nil, all)), ctr("b", &csc{RunAsUser: ptr.To[int64](1)}),
 		}}), caps{Keeps: true}},
 		{"added by two containers", pod(corev1.PodSpec{Containers: []corev1.Container{
 			ctr("a", with([]corev1.Capability{"SYS_PTRACE"}, all)), ctr("b", with([]corev1.Capability{"NET_ADMIN"}, all)),

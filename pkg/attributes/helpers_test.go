@@ -13,8 +13,6 @@ type (
 	csc = corev1.SecurityContext
 )
 
-func ptr[T any](v T) *T { return &v }
-
 // pod returns a pod with the given spec.
 func pod(spec corev1.PodSpec) *corev1.Pod { return &corev1.Pod{Spec: spec} }
 
@@ -60,4 +58,14 @@ func runObserve[T any](t *testing.T, field func(Profile) T, cases []observeCase[
 			}
 		})
 	}
+}
+
+// contains reports whether v is in the set rs.
+func contains(rs Ranges, v int64) bool {
+	for _, r := range rs {
+		if r.Min <= v && v <= r.Max {
+			return true
+		}
+	}
+	return false
 }

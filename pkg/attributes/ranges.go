@@ -87,16 +87,6 @@ func (rs Ranges) covers(other Ranges) bool {
 	return true
 }
 
-// Contains reports whether v is in the set.
-func (rs Ranges) Contains(v int64) bool {
-	for _, r := range rs {
-		if r.Min <= v && v <= r.Max {
-			return true
-		}
-	}
-	return false
-}
-
 func (rs Ranges) String() string {
 	parts := make([]string, len(rs))
 	for i, r := range rs {

@@ -6,7 +6,7 @@ import corev1 "k8s.io/api/core/v1"
 // node-local profile, or Unset when neither the container nor the pod chose one.
 const (
 	ProfileUnset    = "Unset"
-	localhostPrefix = "Localhost/"
+	LocalhostPrefix = "Localhost/"
 )
 
 // observeSeccomp records the seccomp profiles containers run with.
@@ -25,7 +25,7 @@ func observeSeccomp(pod *Pod, p *Profile) {
 
 func profileName(typ string, localhost bool, profile *string) string {
 	if localhost && profile != nil {
-		return localhostPrefix + *profile
+		return LocalhostPrefix + *profile
 	}
 	return typ
 }

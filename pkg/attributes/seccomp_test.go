@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/utils/ptr"
 )
 
 func TestObserveSeccomp(t *testing.T) {
@@ -16,7 +17,7 @@ func TestObserveSeccomp(t *testing.T) {
 		{"unset", one(nil, nil), []string{"Unset"}},
 		{"pod-level inherited", one(&psc{SeccompProfile: rd}, nil), []string{"RuntimeDefault"}},
 		{"pod-level inherited by a container setting other fields only", one(&psc{SeccompProfile: rd},
-			&csc{RunAsNonRoot: ptr(true), AllowPrivilegeEscalation: ptr(false)}), []string{"RuntimeDefault"}},
+			&csc{RunAsNonRoot: ptr.To(true), AllowPrivilegeEscalation: ptr.To(false)}), []string{"RuntimeDefault"}},
 		{"container overrides pod", one(&psc{SeccompProfile: rd},
 			&csc{SeccompProfile: &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeUnconfined}}), []string{"Unconfined"}},
 		{"localhost profile named", one(nil, &csc{SeccompProfile: local("profiles/audit.json")}), []string{"Localhost/profiles/audit.json"}},

@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/utils/ptr"
 )
 
 func TestObserveSELinux(t *testing.T) {
@@ -11,7 +12,7 @@ func TestObserveSELinux(t *testing.T) {
 	runObserve(t, func(p Profile) []SELinux { return p.SELinuxOptions }, []observeCase[[]SELinux]{
 		{"unset is not recorded", one(nil, nil), nil},
 		{"pod-level inherited", one(podOpts, nil), []SELinux{{Level: "s0:c1,c2"}}},
-		{"pod-level inherited by a container setting other fields only", one(podOpts, &csc{RunAsUser: ptr[int64](1)}),
+		{"pod-level inherited by a container setting other fields only", one(podOpts, &csc{RunAsUser: ptr.To[int64](1)}),
 			[]SELinux{{Level: "s0:c1,c2"}}},
 		{"container replaces pod options whole", one(podOpts, &csc{SELinuxOptions: &corev1.SELinuxOptions{Type: "spc_t"}}),
 			[]SELinux{{Type: "spc_t"}}},

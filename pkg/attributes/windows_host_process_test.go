@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/utils/ptr"
 )
 
 func TestObserveWindowsHostProcess(t *testing.T) {
@@ -14,12 +15,12 @@ func TestObserveWindowsHostProcess(t *testing.T) {
 	runObserve(t, func(p Profile) bool { return p.WindowsHostProcess }, []observeCase[bool]{
 		{"unset", one(nil, nil), false},
 		{"pod-level inherited", one(podHP, nil), true},
-		{"pod-level inherited by a container setting other fields only", one(podHP, &csc{RunAsNonRoot: ptr(false)}), true},
+		{"pod-level inherited by a container setting other fields only", one(podHP, &csc{RunAsNonRoot: ptr.To(false)}), true},
 		{"pod-level inherited by a container setting other windows options only", one(podHP,
-			&csc{WindowsOptions: &corev1.WindowsSecurityContextOptions{RunAsUserName: ptr("NT AUTHORITY\\SYSTEM")}}), true},
+			&csc{WindowsOptions: &corev1.WindowsSecurityContextOptions{RunAsUserName: ptr.To("NT AUTHORITY\\SYSTEM")}}), true},
 		{"container false overrides pod", one(podHP, &csc{WindowsOptions: hostProcess(false)}), false},
 		{"container true", one(nil, &csc{WindowsOptions: hostProcess(true)}), true},
-		{"pod windows options without hostProcess", one(&psc{WindowsOptions: &corev1.WindowsSecurityContextOptions{RunAsUserName: ptr("u")}}, nil), false},
+		{"pod windows options without hostProcess", one(&psc{WindowsOptions: &corev1.WindowsSecurityContextOptions{RunAsUserName: ptr.To("u")}}, nil), false},
 		{"pod false, container true", one(&psc{WindowsOptions: hostProcess(false)}, &csc{WindowsOptions: hostProcess(true)}), true},
 		{"init container", pod(corev1.PodSpec{
 			InitContainers: []corev1.Container{ctr("init", &csc{WindowsOptions: hostProcess(true)})},

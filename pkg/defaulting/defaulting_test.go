@@ -7,6 +7,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
 	"sigs.k8s.io/yaml"
 )
 
@@ -24,8 +25,6 @@ func toYAML(v any) string {
 	}
 	return string(b)
 }
-
-func ptr[T any](v T) *T { return &v }
 
 // admitted returns a pod as the tests expect it back after Apply for a pod with one container
 // "app" and nothing else of note: defaulted SA, empty pod security context, token mounted.
@@ -89,25 +88,25 @@ func TestApply(t *testing.T) {
 		{
 			name: "existing pod security context is kept",
 			in: plain(func(p *corev1.Pod) {
-				p.Spec.SecurityContext = &corev1.PodSecurityContext{RunAsUser: ptr[int64](1000)}
+				p.Spec.SecurityContext = &corev1.PodSecurityContext{RunAsUser: ptr.To[int64](1000)}
 			}),
 			want: admitted(func(p *corev1.Pod) {
-				p.Spec.SecurityContext = &corev1.PodSecurityContext{RunAsUser: ptr[int64](1000)}
+				p.Spec.SecurityContext = &corev1.PodSecurityContext{RunAsUser: ptr.To[int64](1000)}
 			}),
 		},
 		{
 			name: "automountServiceAccountToken false: no volume, no mount",
-			in:   plain(func(p *corev1.Pod) { p.Spec.AutomountServiceAccountToken = ptr(false) }),
+			in:   plain(func(p *corev1.Pod) { p.Spec.AutomountServiceAccountToken = ptr.To(false) }),
 			want: admitted(func(p *corev1.Pod) {
-				p.Spec.AutomountServiceAccountToken = ptr(false)
+				p.Spec.AutomountServiceAccountToken = ptr.To(false)
 				p.Spec.Volumes = nil
 				p.Spec.Containers[0].VolumeMounts = nil
 			}),
 		},
 		{
 			name: "automountServiceAccountToken true mounts",
-			in:   plain(func(p *corev1.Pod) { p.Spec.AutomountServiceAccountToken = ptr(true) }),
-			want: admitted(func(p *corev1.Pod) { p.Spec.AutomountServiceAccountToken = ptr(true) }),
+			in:   plain(func(p *corev1.Pod) { p.Spec.AutomountServiceAccountToken = ptr.To(true) }),
+			want: admitted(func(p *corev1.Pod) { p.Spec.AutomountServiceAccountToken = ptr.To(true) }),
 		},
 		{
 			name: "init containers get the mount, ephemeral containers do not",
@@ -234,10 +233,10 @@ func TestApply(t *testing.T) {
 		{
 			name: "procMount is not defaulted (no SetDefaults_SecurityContext in v1.37)",
 			in: plain(func(p *corev1.Pod) {
-				p.Spec.Containers[0].SecurityContext = &corev1.SecurityContext{Privileged: ptr(false)}
+				p.Spec.Containers[0].SecurityContext = &corev1.SecurityContext{Privileged: ptr.To(false)}
 			}),
 			want: admitted(func(p *corev1.Pod) {
-				p.Spec.Containers[0].SecurityContext = &corev1.SecurityContext{Privileged: ptr(false)}
+				p.Spec.Containers[0].SecurityContext = &corev1.SecurityContext{Privileged: ptr.To(false)}
 			}),
 		},
 	}
@@ -259,7 +258,7 @@ func TestApply(t *testing.T) {
 
 func TestApplyAppArmor(t *testing.T) {
 	localhost := func(name string) *corev1.AppArmorProfile {
-		return &corev1.AppArmorProfile{Type: corev1.AppArmorProfileTypeLocalhost, LocalhostProfile: ptr(name)}
+		return &corev1.AppArmorProfile{Type: corev1.AppArmorProfileTypeLocalhost, LocalhostProfile: ptr.To(name)}
 	}
 	runtimeDefault := &corev1.AppArmorProfile{Type: corev1.AppArmorProfileTypeRuntimeDefault}
 	unconfined := &corev1.AppArmorProfile{Type: corev1.AppArmorProfileTypeUnconfined}
@@ -291,7 +290,7 @@ func TestApplyAppArmor(t *testing.T) {
 		{
 			name:        "existing security context is kept and extended",
 			annotations: map[string]string{aaKey + "app": "unconfined"},
-			ctrSC:       &corev1.SecurityContext{RunAsUser: ptr[int64](5)},
+			ctrSC:       &corev1.SecurityContext{RunAsUser: ptr.To[int64](5)},
 			want:        unconfined,
 		},
 		{

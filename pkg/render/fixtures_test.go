@@ -5,13 +5,12 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
 
 	"github.com/pod-security-advisor/pod-security-advisor/pkg/aggregate"
 	"github.com/pod-security-advisor/pod-security-advisor/pkg/defaulting"
 	"github.com/pod-security-advisor/pod-security-advisor/pkg/owner"
 )
-
-func ptr[T any](v T) *T { return &v }
 
 // seen is one admitted pod, as the webhook would record it.
 type seen struct {
@@ -30,10 +29,10 @@ func webPod(sa string) *corev1.Pod {
 		Spec: corev1.PodSpec{
 			ServiceAccountName: sa,
 			SecurityContext: &corev1.PodSecurityContext{
-				RunAsNonRoot:   ptr(true),
-				RunAsUser:      ptr(int64(1000)),
-				RunAsGroup:     ptr(int64(1000)),
-				FSGroup:        ptr(int64(2000)),
+				RunAsNonRoot:   ptr.To(true),
+				RunAsUser:      ptr.To(int64(1000)),
+				RunAsGroup:     ptr.To(int64(1000)),
+				FSGroup:        ptr.To(int64(2000)),
 				SeccompProfile: &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault},
 			},
 			Containers: []corev1.Container{{
@@ -41,8 +40,8 @@ func webPod(sa string) *corev1.Pod {
 				Image: "nginxinc/nginx-unprivileged:1.27",
 				Ports: []corev1.ContainerPort{{ContainerPort: 8080}},
 				SecurityContext: &corev1.SecurityContext{
-					AllowPrivilegeEscalation: ptr(false),
-					ReadOnlyRootFilesystem:   ptr(true),
+					AllowPrivilegeEscalation: ptr.To(false),
+					ReadOnlyRootFilesystem:   ptr.To(true),
 					Capabilities:             &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}, Add: []corev1.Capability{"NET_BIND_SERVICE"}},
 				},
 				ReadinessProbe: &corev1.Probe{ProbeHandler: corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: "/healthz"}}},
@@ -69,8 +68,8 @@ func nodeExporterPod() *corev1.Pod {
 			HostNetwork:        true,
 			HostPID:            true,
 			SecurityContext: &corev1.PodSecurityContext{
-				RunAsNonRoot: ptr(true),
-				RunAsUser:    ptr(int64(65534)),
+				RunAsNonRoot: ptr.To(true),
+				RunAsUser:    ptr.To(int64(65534)),
 			},
 			Containers: []corev1.Container{{
 				Name:  "node-exporter",
@@ -79,8 +78,8 @@ func nodeExporterPod() *corev1.Pod {
 				// The API server sets hostPort to containerPort for hostNetwork pods.
 				Ports: []corev1.ContainerPort{{ContainerPort: 9100}},
 				SecurityContext: &corev1.SecurityContext{
-					AllowPrivilegeEscalation: ptr(false),
-					ReadOnlyRootFilesystem:   ptr(true),
+					AllowPrivilegeEscalation: ptr.To(false),
+					ReadOnlyRootFilesystem:   ptr.To(true),
 				},
 				LivenessProbe: &corev1.Probe{ProbeHandler: corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: "/", Host: "127.0.0.1"}}},
 				VolumeMounts: []corev1.VolumeMount{
@@ -102,7 +101,7 @@ func migratePod() *corev1.Pod {
 		ObjectMeta: metav1.ObjectMeta{Namespace: "web", Name: "db-migrate-x2"},
 		Spec: corev1.PodSpec{
 			ServiceAccountName: "migrator",
-			SecurityContext:    &corev1.PodSecurityContext{RunAsUser: ptr(int64(0))},
+			SecurityContext:    &corev1.PodSecurityContext{RunAsUser: ptr.To(int64(0))},
 			InitContainers: []corev1.Container{{
 				Name: "wait", Image: "busybox:1.36",
 			}},

@@ -45,7 +45,7 @@ const (
 	learnedVar         = "variables.learned"
 	entryEscapes       = `.replace('\\', '\\\\').replace('\n', '\\n').replace('\t', '\\t')`
 	unsetEntry         = "unset"
-	localhostEntry     = "Localhost/"
+	localhostEntry     = attributes.LocalhostPrefix
 	selinuxPartDivider = "\t"
 )
 
@@ -95,86 +95,11 @@ func referenceRestrictions() map[string]restriction {
 
 func buildSharedChecks() []sharedCheck {
 	ref := referenceRestrictions()
-	member := func(list, x string) string {
-		return fmt.Sprintf(`%s.contains('\n' + %s%s + '\n')`, list, x, entryEscapes)
-	}
-	v := func(name string) string { return "variables." + name }
-	ranges := func(name string) string { return v(name + "Ranges") }
-	// A single value is one string search; the ranges are parsed only when there are some.
-	inRanges := func(name, x string) string {
-		return fmt.Sprintf(`(%s.contains('\n' + string(%s) + '\n') || %s.exists(r, r[0] <= %s && %s <= r[1]))`, v(name), x, ranges(name), x, x)
-	}
-	hasEntry := func(name, entry string) string { return v(name) + ".contains(" + entryLiteral(entry) + ")" }
-	rangeEntries := func(rs attributes.Ranges) []string {
-		out := make([]string, len(rs))
-		for i, r := range rs {
-			out[i] = r.String()
+	var checks []sharedCheck
+	for _, a := range attributeList {
+		if a.shared != nil {
+			checks = append(checks, a.shared()...)
 		}
-		return out
-	}
-	idEntries := func(ids attributes.IDs) []string {
-		out := rangeEntries(ids.Values)
-		if ids.Unset {
-			out = append(out, unsetEntry)
-		}
-		return out
-	}
-	idCheck := func(name string) string {
-		return allContainers(effective([]string{name}, func(x string) string { return inRanges(name, x) }, hasEntry(name, unsetEntry)))
-	}
-	pathIn := func(name, x string) string {
-		return fmt.Sprintf("%s || (%s.endsWith('/') && %s)", member(v(name), x), x, member(v(name), x+".substring(0, "+x+".size() - 1)"))
-	}
-	profile := func(name string) func(string) string {
-		return func(sp string) string {
-			local := fmt.Sprintf("%s.contains('\\n%s')", v(name), localhostEntry)
-			return fmt.Sprintf("((%s && %s.type == 'Localhost' && has(%s.localhostProfile)) ?\n  %s :\n  %s.type != '%s' && !%s.type.startsWith('%s') && %s)",
-				local, sp, sp, member(v(name), "'"+localhostEntry+"' + "+sp+".localhostProfile"),
-				sp, attributes.ProfileUnset, sp, localhostEntry, member(v(name), sp+".type"))
-		}
-	}
-	checks := []sharedCheck{
-		{name: "addedCapabilities", noun: "capabilities", entries: func(p attributes.Profile) []string { return p.AddedCapabilities },
-			expr: allContainers(unsetOr("c", []string{"securityContext", "capabilities", "add"},
-				ctrSC+".capabilities.add.all(a,\n  "+member(v("addedCapabilities"), "a.trim().upperAscii()")+" ||\n  "+
-					"(a.trim().upperAscii().startsWith('CAP_') && "+member(v("addedCapabilities"), "a.trim().upperAscii().substring(4)")+")\n)"))},
-		{name: "runAsUser", noun: "runAsUser values", entries: func(p attributes.Profile) []string { return idEntries(p.RunAsUser) }, expr: idCheck("runAsUser")},
-		{name: "runAsGroup", noun: "runAsGroup values", entries: func(p attributes.Profile) []string { return idEntries(p.RunAsGroup) }, expr: idCheck("runAsGroup")},
-		{name: "fsGroup", noun: "fsGroup values", entries: func(p attributes.Profile) []string { return idEntries(p.FSGroup) },
-			expr: fmt.Sprintf("(%s) ?\n  %s :\n  %s", has("object.spec", "securityContext", "fsGroup"), inRanges("fsGroup", podSC+".fsGroup"), hasEntry("fsGroup", unsetEntry))},
-		{name: "supplementalGroups", noun: "supplementalGroups", entries: func(p attributes.Profile) []string { return rangeEntries(p.SupplementalGroups) },
-			expr: unsetOrLn("object.spec", []string{"securityContext", "supplementalGroups"}, podSC+".supplementalGroups.all(g, "+inRanges("supplementalGroups", "g")+")")},
-		{name: "volumeTypes", noun: "volume types", entries: func(p attributes.Profile) []string { return p.VolumeTypes },
-			expr: unsetOr("object.spec", []string{"volumes"}, "object.spec.volumes.all(v,\n  "+volumeTypesCheck(func(t string) string { return hasEntry("volumeTypes", t) })+"\n)")},
-		{name: "hostPaths", noun: "hostPaths", entries: func(p attributes.Profile) []string { return hostPathEntries(p.HostPaths, false) },
-			expr: unsetOr("object.spec", []string{"volumes"}, "object.spec.volumes.all(v,\n  !has(v.hostPath) ||\n  "+pathIn("hostPaths", "v.hostPath.path")+"\n)")},
-		{name: "hostPathReadOnly", noun: "hostPaths mounted only read-only", entries: func(p attributes.Profile) []string { return hostPathEntries(p.HostPaths, true) },
-			expr: allContainers(fmt.Sprintf("!has(c.volumeMounts) || c.volumeMounts.all(m,\n  !(m.name in variables.%s) || (has(m.readOnly) && m.readOnly == true)\n)", sharedReadOnlyVolumes))},
-		{name: "flexVolumeDrivers", noun: "flexVolume drivers", entries: func(p attributes.Profile) []string { return p.FlexVolumeDrivers },
-			expr: unsetOr("object.spec", []string{"volumes"}, "object.spec.volumes.all(v, !has(v.flexVolume) || "+member(v("flexVolumeDrivers"), "v.flexVolume.driver")+")")},
-		{name: "csiDrivers", noun: "CSI drivers", entries: func(p attributes.Profile) []string { return p.CSIDrivers },
-			expr: unsetOr("object.spec", []string{"volumes"}, "object.spec.volumes.all(v, !has(v.csi) || "+member(v("csiDrivers"), "v.csi.driver")+")")},
-		{name: "hostPorts", noun: "hostPorts", entries: func(p attributes.Profile) []string { return rangeEntries(p.HostPorts) },
-			expr: allContainers("!has(c.ports) || c.ports.all(p, !has(p.hostPort) || p.hostPort == 0 || " + inRanges("hostPorts", "p.hostPort") + ")")},
-		{name: "sysctls", noun: "sysctls", entries: func(p attributes.Profile) []string { return p.Sysctls },
-			expr: unsetOrLn("object.spec", []string{"securityContext", "sysctls"}, podSC+".sysctls.all(s, "+member(v("sysctls"), "s.name")+")")},
-		{name: "seccompProfiles", noun: "seccomp profiles", entries: func(p attributes.Profile) []string { return p.SeccompProfiles },
-			expr: allContainers(effective([]string{"seccompProfile"}, profile("seccompProfiles"), hasEntry("seccompProfiles", attributes.ProfileUnset)))},
-		{name: "appArmorProfiles", noun: "AppArmor profiles", entries: func(p attributes.Profile) []string { return p.AppArmorProfiles },
-			expr: allContainers(effective([]string{"appArmorProfile"}, profile("appArmorProfiles"), hasEntry("appArmorProfiles", attributes.ProfileUnset)))},
-		{name: "seLinuxOptions", noun: "SELinux options", entries: selinuxEntries,
-			expr: allContainers(effective([]string{"seLinuxOptions"}, func(o string) string {
-				parts := make([]string, 4)
-				for i, f := range []string{"user", "role", "type", "level"} {
-					parts[i] = fmt.Sprintf("(has(%s.%s) ? %s.%s : '')%s", o, f, o, f, entryEscapes)
-				}
-				return fmt.Sprintf(`%s.contains('\n' + %s + '\n')`, v("seLinuxOptions"), strings.Join(parts, " + '\\t' + "))
-			}, "true"))},
-		{name: "procMountTypes", noun: "procMount types", entries: func(p attributes.Profile) []string { return p.ProcMountTypes },
-			expr: allContainers(member(v("procMountTypes"), fmt.Sprintf("((%s && %s.procMount != '') ? %s.procMount : 'Default')",
-				has("c", "securityContext", "procMount"), ctrSC, ctrSC)))},
-		{name: "probeHosts", noun: "probe and lifecycle hook hosts", entries: func(p attributes.Profile) []string { return p.ProbeHosts },
-			expr: allContainers(probeHandlersCheck(func(host string) string { return host + " == '' || " + member(v("probeHosts"), host) }))},
 	}
 	for _, name := range valueFree {
 		r, ok := ref[name]
@@ -400,5 +325,68 @@ func sharedBinding(actions []admv1.ValidationAction) *admv1.ValidatingAdmissionP
 				MatchLabels: map[string]string{learnedVersion: learnedVersionV1},
 			}},
 		},
+	}
+}
+
+// The building blocks of the shared checks: the entries of restriction name are the variable
+// variables.<name>, "\n" + its annotation.
+
+// sharedVar is the variable of a restriction's entries.
+func sharedVar(name string) string { return "variables." + name }
+
+// sharedMember tests that x, escaped, is a whole entry of list.
+func sharedMember(list, x string) string {
+	return fmt.Sprintf(`%s.contains('\n' + %s%s + '\n')`, list, x, entryEscapes)
+}
+
+// sharedInRanges tests the integer x against a numeric restriction's entries. A single value
+// is one string search; the ranges are parsed only when there are some.
+func sharedInRanges(name, x string) string {
+	v := sharedVar(name)
+	return fmt.Sprintf(`(%s.contains('\n' + string(%s) + '\n') || %s.exists(r, r[0] <= %s && %s <= r[1]))`, v, x, sharedVar(name+"Ranges"), x, x)
+}
+
+// sharedHasEntry tests that entry is among a restriction's entries.
+func sharedHasEntry(name, entry string) string {
+	return sharedVar(name) + ".contains(" + entryLiteral(entry) + ")"
+}
+
+// rangeEntries are the entries of ranges: "5", "1000-1999".
+func rangeEntries(rs attributes.Ranges) []string {
+	out := make([]string, len(rs))
+	for i, r := range rs {
+		out[i] = r.String()
+	}
+	return out
+}
+
+// idEntries are the entries of an ID attribute: its ranges, and unsetEntry if some left it unset.
+func idEntries(ids attributes.IDs) []string {
+	out := rangeEntries(ids.Values)
+	if ids.Unset {
+		out = append(out, unsetEntry)
+	}
+	return out
+}
+
+// sharedIDCheck tests a security context ID that containers inherit from the pod.
+func sharedIDCheck(name string) string {
+	return allContainers(effective([]string{name}, func(x string) string { return sharedInRanges(name, x) }, sharedHasEntry(name, unsetEntry)))
+}
+
+// sharedPathIn is pathIn against a restriction's entries.
+func sharedPathIn(name, x string) string {
+	v := sharedVar(name)
+	return fmt.Sprintf("%s || (%s.endsWith('/') && %s)", sharedMember(v, x), x, sharedMember(v, x+".substring(0, "+x+".size() - 1)"))
+}
+
+// sharedProfileCheck is profileCheck against a restriction's entries.
+func sharedProfileCheck(name string) func(string) string {
+	v := sharedVar(name)
+	return func(sp string) string {
+		local := fmt.Sprintf("%s.contains('\\n%s')", v, localhostEntry)
+		return fmt.Sprintf("((%s && %s.type == 'Localhost' && has(%s.localhostProfile)) ?\n  %s :\n  %s.type != '%s' && !%s.type.startsWith('%s') && %s)",
+			local, sp, sp, sharedMember(v, "'"+localhostEntry+"' + "+sp+".localhostProfile"),
+			sp, attributes.ProfileUnset, sp, localhostEntry, sharedMember(v, sp+".type"))
 	}
 }

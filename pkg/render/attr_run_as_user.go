@@ -1,0 +1,43 @@
+package render
+
+import (
+	"math"
+	"strconv"
+
+	"github.com/pod-security-advisor/pod-security-advisor/pkg/attributes"
+)
+
+// runAsUser, effective per container (its own, else the pod's): the IDs used, and whether some
+// container left it unset.
+const fieldRunAsUser = "runAsUser"
+
+var runAsUserAttribute = containerIDAttribute(fieldRunAsUser, func(p attributes.Profile) attributes.IDs { return p.RunAsUser },
+	func(p attributes.Profile, out *podSecurityPolicy) { out.Spec.RunAsUser = pspRunAsUser(p) })
+
+// pspRunAsUser: explicit IDs when every container had one, else non-root when that held, else any.
+func pspRunAsUser(p attributes.Profile) pspIDStrategy {
+	switch {
+	case len(p.RunAsUser.Values) > 0 && !p.RunAsUser.Unset:
+		return pspIDStrategy{Rule: "MustRunAs", Ranges: pspRanges(p.RunAsUser.Values, 0, math.MaxInt64)}
+	case !p.MayRunAsRoot:
+		return pspIDStrategy{Rule: "MustRunAsNonRoot"}
+	}
+	return pspIDStrategy{Rule: "RunAsAny"}
+}
+
+// containerIDAttribute is an ID field of the security context that containers inherit from
+// the pod (runAsUser, runAsGroup), named field in both, with its PodSecurityPolicy strategy.
+func containerIDAttribute(field string, ids func(attributes.Profile) attributes.IDs, psp func(attributes.Profile, *podSecurityPolicy)) attribute {
+	return attribute{
+		allowances: func(p attributes.Profile, out *allowanceList) { out.ids(field, field+" ", ids(p)) },
+		restrictions: func(p attributes.Profile, out *restrictionList) {
+			learned := ids(p)
+			inLearned := func(v string) string { return inRanges(v, learned.Values) }
+			out.add(field, field, allContainers(effective([]string{field}, inLearned, strconv.FormatBool(learned.Unset))), "sets "+field)
+		},
+		psp: psp,
+		shared: func() []sharedCheck {
+			return []sharedCheck{{name: field, noun: field + " values", entries: func(p attributes.Profile) []string { return idEntries(ids(p)) }, expr: sharedIDCheck(field)}}
+		},
+	}
+}

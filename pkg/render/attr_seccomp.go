@@ -1,0 +1,68 @@
+package render
+
+import (
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/pod-security-advisor/pod-security-advisor/pkg/attributes"
+)
+
+// seccompProfile, effective per container: the profile types used, "Localhost/<name>" for a
+// localhost profile, and attributes.ProfileUnset when neither container nor pod set one.
+const fieldSeccompProfiles = "seccompProfiles"
+
+var seccompAttribute = attribute{
+	allowances: func(p attributes.Profile, out *allowanceList) {
+		out.each(p, fieldSeccompProfiles, "seccomp ", p.SeccompProfiles, attributes.AnySeccompProfiles)
+	},
+	restrictions: func(p attributes.Profile, out *restrictionList) {
+		if out.limited(attributes.AnySeccompProfiles) {
+			out.add("seccompProfiles", fieldSeccompProfiles,
+				allContainers(effective([]string{"seccompProfile"}, profileCheck(p.SeccompProfiles), unsetAllowed(p.SeccompProfiles))),
+				"sets a seccomp profile")
+		}
+	},
+	psp: func(p attributes.Profile, out *podSecurityPolicy) {
+		// PSP always admits a pod without a seccomp profile, so Unset needs no entry; with no
+		// annotation at all, setting any profile is forbidden.
+		if names := pspProfileNames(p.SeccompProfiles); len(names) > 0 {
+			out.Metadata.Annotations[pspSeccompAllowed] = strings.Join(names, ",")
+		}
+		if p.AnyValue.Has(attributes.AnySeccompProfiles) {
+			out.Metadata.Annotations[pspSeccompAllowed] = pspAny
+		}
+	},
+	shared: func() []sharedCheck {
+		return []sharedCheck{
+			{name: "seccompProfiles", noun: "seccomp profiles", entries: func(p attributes.Profile) []string { return p.SeccompProfiles },
+				expr: allContainers(effective([]string{"seccompProfile"}, sharedProfileCheck("seccompProfiles"), sharedHasEntry("seccompProfiles", attributes.ProfileUnset)))},
+		}
+	},
+}
+
+// unsetAllowed says whether a container with neither its own nor the pod's profile passes.
+func unsetAllowed(profiles []string) string {
+	return strconv.FormatBool(slices.Contains(profiles, attributes.ProfileUnset))
+}
+
+// profileCheck tests a seccompProfile or appArmorProfile against learned names: the type, or
+// "Localhost/<localhostProfile>".
+func profileCheck(learned []string) func(string) string {
+	var types, local []string
+	for _, n := range learned {
+		if name, ok := strings.CutPrefix(n, attributes.LocalhostPrefix); ok {
+			local = append(local, name)
+		} else if n != attributes.ProfileUnset {
+			types = append(types, n)
+		}
+	}
+	return func(sp string) string {
+		if len(local) == 0 {
+			return in(sp+".type", types)
+		}
+		return fmt.Sprintf("((%s.type == 'Localhost' && has(%s.localhostProfile)) ? %s : %s)",
+			sp, sp, in(sp+".localhostProfile", local), in(sp+".type", types))
+	}
+}
