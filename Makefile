@@ -45,7 +45,7 @@ BENCH_SCALE ?= 100000/5000,50000/10
 BENCH_VAPCOST ?= 10,100,1000,5000
 BENCH_SIGKILL ?= 100000/2s,100000/10s
 bench:
-	$(GO) test ./pkg/webhook -run '^$$' -bench Handler -count 3
+	$(GO) test ./pkg/webhook -run '^$$' -bench 'Handler|IdleConnections' -count 3
 	$(GO) test ./pkg/learner -run '^$$' -bench Memory -benchtime 1x
 	$(GO) test ./pkg/render -run VAPRuntimeCost -count 1 -v | grep FIGURE
 	E2E_SCALE=$(BENCH_SCALE) E2E_TEST_FLAGS='-run ^TestScale$$' $(E2E_DIR)/hack/e2e.sh

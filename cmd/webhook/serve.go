@@ -58,7 +58,7 @@ type serveOptions struct {
 	objectSelector, namespaceSelector    string // JSON, as the chart's webhook values
 	clientCAFile                         string
 	host                                 string
-	port                                 int
+	port, maxConns, maxConnsPerClient    int
 	certDir, certName, keyName           string
 	tlsMinVersion                        string
 	enableHTTP2                          bool
@@ -103,6 +103,8 @@ exit; a SIGKILL loses at most one --flush-interval of learning.`,
 	f.StringVar(&o.namespaceSelector, "namespace-selector-expressions", "", "the webhook's namespaceSelector matchExpressions (a JSON list): backfill learns only pods of the namespaces they select")
 	f.StringVar(&o.host, "host", "", "address the webhook server listens on (default all)")
 	f.IntVar(&o.port, "port", 9443, "webhook server port")
+	f.IntVar(&o.maxConns, "max-connections", podwebhook.DefaultMaxConns, "open connections to the webhook server, at most; past it a connection not serving a request, of the address holding the most, is closed to make room")
+	f.IntVar(&o.maxConnsPerClient, "max-connections-per-client", podwebhook.DefaultMaxConnsPerClient, "open connections from one IP address, at most (an API server holds a few dozen)")
 	f.StringVar(&o.certDir, "cert-dir", "/tmp/k8s-webhook-server/serving-certs", "directory of the serving certificate (reloaded when it changes)")
 	f.StringVar(&o.certName, "cert-name", "tls.crt", "serving certificate file name in --cert-dir")
 	f.StringVar(&o.keyName, "key-name", "tls.key", "serving key file name in --cert-dir")
@@ -170,6 +172,9 @@ func serve(o serveOptions) error {
 	}
 	if o.maxPolicyBytes <= 0 {
 		return fmt.Errorf("--max-policy-bytes %d: must be positive", o.maxPolicyBytes)
+	}
+	if o.maxConns <= 0 || o.maxConnsPerClient <= 0 || o.maxConnsPerClient > o.maxConns {
+		return fmt.Errorf("--max-connections (%d) and --max-connections-per-client (%d) must be positive, the second at most the first", o.maxConns, o.maxConnsPerClient)
 	}
 	if o.confirmTimeout <= 0 || o.confirmMaxHeld <= 0 {
 		return fmt.Errorf("--confirm-timeout %s, --confirm-max-held %d: must be positive", o.confirmTimeout, o.confirmMaxHeld)
@@ -250,6 +255,7 @@ func serve(o serveOptions) error {
 	server := &podwebhook.Server{
 		Addr: net.JoinHostPort(o.host, strconv.Itoa(o.port)), CertDir: o.certDir, CertName: o.certName, KeyName: o.keyName,
 		TLSOpts: webhookTLS, Handler: mux, Log: log.WithName("webhook-server"),
+		MaxConns: o.maxConns, MaxConnsPerClient: o.maxConnsPerClient,
 	}
 	if err := mgr.Add(server); err != nil {
 		return err

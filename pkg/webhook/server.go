@@ -52,6 +52,9 @@ type Server struct {
 	TLSOpts                    []func(*tls.Config)
 	Handler                    http.Handler
 	Log                        logr.Logger
+	// MaxConns and MaxConnsPerClient bound the open connections (see conns.go); 0: the
+	// defaults.
+	MaxConns, MaxConnsPerClient int
 
 	started atomic.Bool
 }
@@ -78,12 +81,14 @@ func (s *Server) Start(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	limited := newConnLimit(listener, s.MaxConns, s.MaxConnsPerClient)
 	srv := newHTTPServer(s.Handler, newQuietLog(s.Log))
 	srv.BaseContext = func(net.Listener) context.Context { return ctx }
+	srv.ConnState = limited.trackState
 	s.started.Store(true)
-	s.Log.Info("serving admission reviews", "addr", listener.Addr().String())
+	s.Log.Info("serving admission reviews", "addr", listener.Addr().String(), "maxConnections", limited.maxConns, "maxConnectionsPerClient", limited.maxPerClient)
 	timeout := shutdownTimeout
-	return (&manager.Server{Name: "webhook", Server: srv, Listener: tls.NewListener(listener, cfg), ShutdownTimeout: &timeout}).Start(ctx)
+	return (&manager.Server{Name: "webhook", Server: srv, Listener: tls.NewListener(limited, cfg), ShutdownTimeout: &timeout}).Start(ctx)
 }
 
 // Ready reports whether the serving certificate is loaded and the server is listening.

@@ -31,7 +31,7 @@ import (
 )
 
 // selfSigned returns a certificate for 127.0.0.1 with the given key, PEM encoded.
-func selfSigned(t *testing.T, key any, pub any) (certPEM, keyPEM []byte) {
+func selfSigned(t testing.TB, key any, pub any) (certPEM, keyPEM []byte) {
 	t.Helper()
 	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
 		IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)}, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}
@@ -46,7 +46,7 @@ func selfSigned(t *testing.T, key any, pub any) (certPEM, keyPEM []byte) {
 	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: pkcs8})
 }
 
-func keyPairs(t *testing.T) map[string]tls.Certificate {
+func keyPairs(t testing.TB) map[string]tls.Certificate {
 	t.Helper()
 	rsaKey, err := rsa.GenerateKey(rand.Reader, 2048)
 	if err != nil {
@@ -234,7 +234,7 @@ func TestServerCutsSlowClients(t *testing.T) {
 }
 
 // readAnswer reads one HTTP response from c and decodes its AdmissionReview.
-func readAnswer(t *testing.T, c net.Conn) *admissionv1.AdmissionResponse {
+func readAnswer(t testing.TB, c net.Conn) *admissionv1.AdmissionResponse {
 	t.Helper()
 	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
 	if err != nil {
