@@ -45,6 +45,15 @@ var capabilitiesAttribute = attribute{
 			out.Spec.RequiredDropCapabilities = []string{"ALL"}
 		}
 	},
+	gatekeeper: func(p attributes.Profile, out *gatekeeperList) {
+		// The template compares names in lower case but as written: both spellings are listed.
+		if !p.AnyValue.Has(attributes.AnyAddedCapabilities) {
+			out.limit(gkCapabilities, "allowedCapabilities", orEmpty(capSpellings(p.AddedCapabilities)))
+		}
+		if !p.KeepsDefaultCapabilities {
+			out.limit(gkCapabilities, "requiredDropCapabilities", []string{"ALL"})
+		}
+	},
 	shared: func() []sharedCheck {
 		return []sharedCheck{
 			{name: "addedCapabilities", noun: "capabilities", entries: func(p attributes.Profile) []string { return p.AddedCapabilities },
