@@ -2,6 +2,8 @@ package render
 
 import (
 	"fmt"
+	"slices"
+	"strings"
 
 	"github.com/pod-security-advisor/pod-security-advisor/pkg/attributes"
 )
@@ -46,9 +48,15 @@ var capabilitiesAttribute = attribute{
 		}
 	},
 	gatekeeper: func(p attributes.Profile, out *gatekeeperList) {
-		// The template compares names in lower case but as written: both spellings are listed.
+		// The template's CEL code compares names as written (its Rego in lower case): the usual
+		// spellings are listed, upper and lower case, with and without the CAP_ prefix.
 		if !p.AnyValue.Has(attributes.AnyAddedCapabilities) {
-			out.limit(gkCapabilities, "allowedCapabilities", orEmpty(capSpellings(p.AddedCapabilities)))
+			var names []string
+			for _, c := range capSpellings(p.AddedCapabilities) {
+				names = append(names, c, strings.ToLower(c))
+			}
+			slices.Sort(names)
+			out.limit(gkCapabilities, "allowedCapabilities", orEmpty(names))
 		}
 		if !p.KeepsDefaultCapabilities {
 			out.limit(gkCapabilities, "requiredDropCapabilities", []string{"ALL"})

@@ -2,6 +2,7 @@ package render
 
 import (
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -20,18 +21,20 @@ var runAsUserAttribute = containerIDAttribute(fieldRunAsUser, func(p attributes.
 // values set are not limited (beyond non-root).
 func gatekeeperRunAsUser(p attributes.Profile, out *gatekeeperList) {
 	ids := p.RunAsUser
+	root := slices.ContainsFunc(ids.Values, func(r attributes.Range) bool { return r.Min <= 0 && r.Max >= 0 })
 	switch {
 	case len(ids.Values) > 0 && !ids.Unset:
 		out.limit(gkAllowedUsers, fieldRunAsUser, gkIDRule{Rule: "MustRunAs", Ranges: gkRanges(ids.Values, 0, math.MaxInt64)})
 		return
-	case !p.MayRunAsRoot:
+	case !p.MayRunAsRoot && !root:
+		// (runAsUser 0 under runAsNonRoot: true is admitted, and fails in the kubelet.)
 		out.limit(gkAllowedUsers, fieldRunAsUser, gkIDRule{Rule: "MustRunAsNonRoot"})
 	}
 	what := "never set"
 	if len(ids.Values) > 0 {
 		what = "set to " + strings.Join(rangeEntries(ids.Values), ", ") + " or unset"
 	}
-	if p.MayRunAsRoot {
+	if p.MayRunAsRoot || root {
 		out.note("runAsUser, " + what + " (" + gkAllowedUsers + " cannot admit an unset runAsUser and limit the values set)")
 	} else {
 		out.looser(gkAllowedUsers, "runAsUser may be any non-root ID; learned: "+what)

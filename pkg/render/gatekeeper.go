@@ -34,6 +34,8 @@ const (
 	gkProcMount                = "K8sPSPProcMount"
 	gkForbiddenSysctls         = "K8sPSPForbiddenSysctls"
 	gkFlexVolumes              = "K8sPSPFlexVolumes"
+	gkHostProcess              = "K8sPSPHostProcess"
+	gkHostProbesLifecycle      = "K8sPSPHostProbesLifecycle"
 )
 
 // Gatekeeper's API and enforcement actions.
@@ -142,8 +144,9 @@ func renderGatekeeper(w io.Writer, us []*unit, scope string, enforce bool) error
 		"Gatekeeper constraints ("+gkAPIVersion+") learned by pod-security-advisor,",
 		"one set per "+scopeNoun(gatekeeperScope(scope))+", for the gatekeeper-library's pod-security-policy",
 		"ConstraintTemplates, which must be installed. enforcementAction: "+action+".",
-		"The templates cannot restrict hostUsers, Windows HostProcess, probe hosts or CSI drivers;",
-		"the ValidatingAdmissionPolicy format can.",
+		"The templates cannot restrict hostUsers or CSI drivers, and K8sPSPHostNetworkingPorts' CEL code",
+		"misses an out-of-range hostPort of a container that also has a port without one; the",
+		"ValidatingAdmissionPolicy format has neither gap.",
 	)
 	if scope == ScopeServiceAccount {
 		s.comment(
