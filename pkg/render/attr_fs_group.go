@@ -21,7 +21,7 @@ var fsGroupAttribute = attribute{
 	},
 	psp: func(p attributes.Profile, out *podSecurityPolicy) { out.Spec.FSGroup = pspGroupStrategy(p.FSGroup) },
 	gatekeeper: func(p attributes.Profile, out *gatekeeperList) {
-		out.limit(gkAllowedUsers, fieldFSGroup, gkGroupRule(p.FSGroup))
+		gkGroups(out, fieldFSGroup, p.FSGroup)
 	},
 	shared: func() []sharedCheck {
 		return []sharedCheck{

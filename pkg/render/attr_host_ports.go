@@ -31,12 +31,19 @@ var hostPortsAttribute = attribute{
 		if len(rs) > 0 {
 			lo, hi = rs[0].Min, rs[len(rs)-1].Max
 		}
+		if len(rs) == 0 {
+			out.explain(gkHostNetworkingPorts, "min 0, max 0: no host port")
+		}
 		if len(rs) > 1 {
 			out.looser(gkHostNetworkingPorts, fmt.Sprintf("it takes one range of host ports, so it admits %d-%d; learned: %s",
 				lo, hi, strings.Join(rangeEntries(p.HostPorts), ", ")))
 		}
-		out.limit(gkHostNetworkingPorts, "min", lo)
-		out.limit(gkHostNetworkingPorts, "max", hi)
+		set := out.limit
+		if lo == 1 && hi == math.MaxUint16 {
+			set = out.need // every port
+		}
+		set(gkHostNetworkingPorts, "min", lo)
+		set(gkHostNetworkingPorts, "max", hi)
 	},
 	shared: func() []sharedCheck {
 		return []sharedCheck{

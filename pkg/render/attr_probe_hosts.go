@@ -25,8 +25,8 @@ var probeHostsAttribute = attribute{
 		case len(p.ProbeHosts) == 0 && !p.AnyValue.Has(attributes.AnyProbeHosts):
 			out.deny(gkHostProbesLifecycle)
 		case len(p.ProbeHosts) > 0:
-			out.note("probe and lifecycle hook hosts (" + gkHostProbesLifecycle + " denies every host, and " +
-				strings.Join(p.ProbeHosts, ", ") + " were used)")
+			out.note("probe and lifecycle hook hosts (" + gkHostProbesLifecycle + " denies every host; used: " +
+				strings.Join(p.ProbeHosts, ", ") + ")")
 		}
 	},
 	shared: func() []sharedCheck {

@@ -11,5 +11,5 @@ var runAsGroupAttribute = containerIDAttribute(fieldRunAsGroup, func(p attribute
 		out.Spec.RunAsGroup = pspGroupStrategy(p.RunAsGroup)
 	},
 	func(p attributes.Profile, out *gatekeeperList) {
-		out.limit(gkAllowedUsers, fieldRunAsGroup, gkGroupRule(p.RunAsGroup))
+		gkGroups(out, fieldRunAsGroup, p.RunAsGroup)
 	})

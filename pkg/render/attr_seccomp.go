@@ -41,6 +41,9 @@ var seccompAttribute = attribute{
 	gatekeeper: func(p attributes.Profile, out *gatekeeperList) {
 		if !p.AnyValue.Has(attributes.AnySeccompProfiles) && len(p.SeccompProfiles) > 0 {
 			out.limit(gkSeccomp, "allowedProfiles", gkProfileNames(p.SeccompProfiles, gkSeccompUnset))
+			if slices.Contains(p.SeccompProfiles, attributes.ProfileUnset) {
+				out.explain(gkSeccomp, "\""+gkSeccompUnset+"\" is the template's name for a container without a seccomp profile")
+			}
 		}
 	},
 	shared: func() []sharedCheck {

@@ -25,7 +25,7 @@ var supplementalGroupsAttribute = attribute{
 		out.Spec.SupplementalGroups = pspGroupStrategy(attributes.IDs{Values: p.SupplementalGroups, Unset: true})
 	},
 	gatekeeper: func(p attributes.Profile, out *gatekeeperList) {
-		out.limit(gkAllowedUsers, fieldSupplementalGroups, gkGroupRule(attributes.IDs{Values: p.SupplementalGroups, Unset: true}))
+		gkGroups(out, fieldSupplementalGroups, attributes.IDs{Values: p.SupplementalGroups, Unset: true})
 	},
 	shared: func() []sharedCheck {
 		return []sharedCheck{

@@ -87,7 +87,7 @@ type gatekeeperList struct {
 type gkPart struct {
 	params    map[string]any
 	restricts bool
-	looser    []string
+	comments  []string
 }
 
 func (l *gatekeeperList) part(kind string) *gkPart {
@@ -125,8 +125,13 @@ func (l *gatekeeperList) need(kind, name string, value any) {
 
 // looser says what a constraint admits beyond the learned profile, for the comment above it.
 func (l *gatekeeperList) looser(kind, text string) {
+	l.explain(kind, kind+" is looser than what was learned: "+text)
+}
+
+// explain adds a comment line above a constraint, for parameters that do not say what they mean.
+func (l *gatekeeperList) explain(kind, text string) {
 	pt := l.part(kind)
-	pt.looser = append(pt.looser, text)
+	pt.comments = append(pt.comments, text)
 }
 
 // note says what no constraint restricts although nothing learned needed it.
@@ -143,7 +148,8 @@ func renderGatekeeper(w io.Writer, us []*unit, scope string, enforce bool) error
 	s.comment(
 		"Gatekeeper constraints ("+gkAPIVersion+") learned by pod-security-advisor,",
 		"one set per "+scopeNoun(gatekeeperScope(scope))+", for the gatekeeper-library's pod-security-policy",
-		"ConstraintTemplates, which must be installed. enforcementAction: "+action+".",
+		"ConstraintTemplates, which must be installed.",
+		"enforcementAction: "+action+".",
 		"The templates cannot restrict hostUsers or CSI drivers, and K8sPSPHostNetworkingPorts' CEL code",
 		"misses an out-of-range hostPort of a container that also has a port without one; the",
 		"ValidatingAdmissionPolicy format has neither gap.",
@@ -163,7 +169,7 @@ func renderGatekeeper(w io.Writer, us []*unit, scope string, enforce bool) error
 			continue
 		}
 		for i, c := range cs {
-			lines := c.looser
+			lines := c.comments
 			if i == 0 {
 				lines = append(head, lines...)
 			}
@@ -182,8 +188,8 @@ func gatekeeperScope(scope string) string {
 }
 
 type gkDoc struct {
-	obj    *gkConstraint
-	looser []string
+	obj      *gkConstraint
+	comments []string
 }
 
 // gatekeeper returns the unit's constraints and the comments for the unit as a whole.
@@ -208,10 +214,6 @@ func gatekeeper(u *unit, enforce bool) ([]gkDoc, []string) {
 		if !pt.restricts {
 			continue
 		}
-		var looser []string
-		for _, t := range pt.looser {
-			looser = append(looser, kind+" is looser than what was learned: "+t)
-		}
 		out = append(out, gkDoc{
 			obj: &gkConstraint{
 				APIVersion: gkAPIVersion,
@@ -219,7 +221,7 @@ func gatekeeper(u *unit, enforce bool) ([]gkDoc, []string) {
 				Metadata:   gkMetadata{Name: gkName(u, kind)},
 				Spec:       gkSpec{EnforcementAction: action, Match: match, Parameters: pt.params},
 			},
-			looser: looser,
+			comments: pt.comments,
 		})
 	}
 	var notes []string
@@ -275,11 +277,18 @@ type gkIDRule struct {
 	Ranges []pspRange `json:"ranges,omitzero"` // nil: none (MustRunAsNonRoot); empty: no ID
 }
 
-// gkGroupRule limits a group ID field: MustRunAs the learned ranges when always set, else
-// MayRunAs them, which checks set values only; MayRunAs no range admits the field only unset.
-func gkGroupRule(ids attributes.IDs) gkIDRule {
-	if len(ids.Values) > 0 && !ids.Unset {
-		return gkIDRule{Rule: "MustRunAs", Ranges: gkRanges(ids.Values, 0, math.MaxInt64)}
+// gkGroups limits a group ID field of K8sPSPAllowedUsers: MustRunAs the learned ranges when
+// always set, else MayRunAs them, which checks set values only; MayRunAs no range admits the
+// field only unset.
+func gkGroups(out *gatekeeperList, field string, ids attributes.IDs) {
+	rule := gkIDRule{Rule: "MayRunAs", Ranges: gkRanges(ids.Values, 0, math.MaxInt64)}
+	switch {
+	case len(ids.Values) > 0 && !ids.Unset:
+		rule.Rule = "MustRunAs"
+	case len(ids.Values) == 0:
+		out.explain(gkAllowedUsers, field+": MayRunAs with no ranges admits it only unset")
+	case ids.Values[0].Min <= 0 && ids.Values[0].Max >= math.MaxInt32:
+		return // any ID the API server accepts, or none
 	}
-	return gkIDRule{Rule: "MayRunAs", Ranges: gkRanges(ids.Values, 0, math.MaxInt64)}
+	out.limit(gkAllowedUsers, field, rule)
 }
