@@ -34,14 +34,23 @@ import (
 // gatekeeperLibrary is where the gatekeeper-library checkout is expected, beside the repository.
 var gatekeeperLibrary = filepath.Join(harness.Root(), "..", "shared", "third_party", "gatekeeper-library", "library", "pod-security-policy")
 
-// gatekeeperGaps are the fail fixtures the constraints learned from the minimal restricted pod
-// cannot deny, because no gatekeeper-library template can say what that pod did not use.
-// Asserted exactly: a new gap, or a gap closed, fails the test.
-var gatekeeperGaps = map[string]string{
-	// Gatekeeper evaluates the template's CEL code (its Rego only where CEL is off), and that
-	// code flags a container only when all of its ports are out of range: a second port
-	// without a hostPort hides the first.
-	"restricted/v1.37/fail/hostports2": "K8sPSPHostNetworkingPorts (CEL) flags a container only if every one of its ports has an out-of-range hostPort; each container here also has a port without one",
+// gatorEngines are the engines Gatekeeper evaluates the library's templates with: their CEL
+// code (K8sNativeValidation, Gatekeeper's default) and their Rego (where CEL is turned off).
+// Each figure is measured with both.
+var gatorEngines = []struct {
+	name string
+	cel  bool
+}{{"cel", true}, {"rego", false}}
+
+// gatekeeperGaps are, per engine, the fail fixtures the constraints learned from the minimal
+// restricted pod cannot deny, because the library template cannot say what that pod did not
+// use. Asserted exactly: a new gap, or a gap closed, fails the test.
+var gatekeeperGaps = map[string]map[string]string{
+	"cel": {
+		// The template's Rego checks each port; its CEL code only whether all of a container's are out of range.
+		"restricted/v1.37/fail/hostports2": "K8sPSPHostNetworkingPorts (CEL) flags a container only if every one of its ports has an out-of-range hostPort; each container here also has a port without one",
+	},
+	"rego": {},
 }
 
 // gatorSetup returns the gator binary and the library's template files, or skips the test.
@@ -80,11 +89,11 @@ func stored(c client.Client, pod *corev1.Pod, ns, name string) (string, error) {
 
 // gatorViolations runs `gator test` on the templates, constraints and pods and returns, per
 // "namespace/name" of a pod, the violations ("Kind name: message"), sorted.
-func gatorViolations(t *testing.T, bin string, templates []string, constraints, pods []string) map[string][]string {
+func gatorViolations(t *testing.T, bin string, cel bool, templates []string, constraints, pods []string) map[string][]string {
 	t.Helper()
 	dir := t.TempDir()
 	files := map[string]string{"constraints.yaml": strings.Join(constraints, "\n---\n"), "pods.yaml": strings.Join(pods, "\n---\n")}
-	args := []string{"test", "-o", "json"}
+	args := []string{"test", "-o", "json", fmt.Sprintf("--enable-k8s-native-validation=%t", cel)}
 	for _, tpl := range templates {
 		args = append(args, "-f", tpl)
 	}
@@ -102,7 +111,7 @@ func gatorViolations(t *testing.T, bin string, templates []string, constraints, 
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	start := time.Now()
 	err := cmd.Run() // exits non-zero when a deny constraint is violated
-	t.Logf("gator test: %d constraints, %d pods, %s", len(constraints), len(pods), time.Since(start).Round(time.Millisecond))
+	t.Logf("gator test (CEL %t): %d constraints, %d pods, %s", cel, len(constraints), len(pods), time.Since(start).Round(time.Millisecond))
 	var results []struct {
 		Msg        string `json:"msg"`
 		Constraint struct {
@@ -144,13 +153,13 @@ func TestGatekeeperSelfAdmission(t *testing.T) {
 	all, version := fixtures(t)
 	c := newClient(t)
 	nss := namespaces(t, c, "prec-gk-self", len(all), nil, "default")
-	ty := &tally{figure: "gatekeeper self-admission", invalid: invalidFixtures(t, c)}
+	invalid := invalidFixtures(t, c)
 	pods := make([]string, len(all))
 	errs := make([]error, len(all))
 	parallel(len(all), func(i int) { pods[i], errs[i] = stored(c, all[i].Pod, nss[i], fixtureName(i)) })
 	var constraints, inputs []string
 	for i, f := range all {
-		if _, bad := ty.invalid[f.String()]; bad {
+		if _, bad := invalid[f.String()]; bad {
 			continue
 		}
 		if errs[i] != nil {
@@ -159,12 +168,17 @@ func TestGatekeeperSelfAdmission(t *testing.T) {
 		inputs = append(inputs, pods[i])
 		constraints = append(constraints, gatekeeperConstraints(t, f.Pod, nss[i])...)
 	}
-	violations := gatorViolations(t, bin, templates, constraints, inputs)
-	for i, f := range all {
-		v := violations[nss[i]+"/"+fixtureName(i)]
-		ty.record(f.String(), len(v) == 0, strings.Join(v, "; "))
+	for _, engine := range gatorEngines {
+		t.Run(engine.name, func(t *testing.T) {
+			ty := &tally{figure: "gatekeeper self-admission (" + engine.name + ")", invalid: invalid}
+			violations := gatorViolations(t, bin, engine.cel, templates, constraints, inputs)
+			for i, f := range all {
+				v := violations[nss[i]+"/"+fixtureName(i)]
+				ty.record(f.String(), len(v) == 0, strings.Join(v, "; "))
+			}
+			ty.report(t, fmt.Sprintf("fixtures of %s (as the API server stores them) admitted by gator with the gatekeeper constraints learned from each alone (namespace scope, deny)", version))
+		})
 	}
-	ty.report(t, fmt.Sprintf("fixtures of %s (as the API server stores them) admitted by gator with the gatekeeper constraints learned from each alone (namespace scope, deny)", version))
 }
 
 // TestGatekeeperEscalationDenied: the constraints learned from the minimal restricted pod deny
@@ -183,49 +197,63 @@ func TestGatekeeperEscalationDenied(t *testing.T) {
 	}
 	c := newClient(t)
 	ns := namespaces(t, c, "prec-gk-esc", 1, nil, "default")[0]
-	ty := &tally{figure: "gatekeeper escalation denial", invalid: invalidFixtures(t, c)}
+	invalid := invalidFixtures(t, c)
 	pods := make([]string, len(all))
 	errs := make([]error, len(all))
 	parallel(len(all), func(i int) { pods[i], errs[i] = stored(c, all[i].Pod, ns, fixtureName(i)) })
 	var inputs []string
 	for i, f := range all {
-		if _, bad := ty.invalid[f.String()]; !bad && errs[i] != nil {
+		if _, bad := invalid[f.String()]; !bad && errs[i] != nil {
 			t.Fatalf("%s: the API server rejects it in namespace %s: %v", f, ns, errs[i])
 		}
 		if f == *base || !f.Pass && errs[i] == nil {
 			inputs = append(inputs, pods[i])
 		}
 	}
-	violations := gatorViolations(t, bin, templates, gatekeeperConstraints(t, base.Pod, ns), inputs)
+	constraints := gatekeeperConstraints(t, base.Pod, ns)
+	for _, engine := range gatorEngines {
+		t.Run(engine.name, func(t *testing.T) {
+			ty := &tally{figure: "gatekeeper escalation denial (" + engine.name + ")", invalid: invalid}
+			violations := gatorViolations(t, bin, engine.cel, templates, constraints, inputs)
+			if v := violations[ns+"/"+fixtureName(slices.IndexFunc(all, func(f psafixtures.Fixture) bool { return f == *base }))]; len(v) > 0 {
+				t.Errorf("%s is not admitted by the constraints learned from it: %s", base, strings.Join(v, "; "))
+			}
+			gaps := escalationGaps(t, all, gatekeeperGaps[engine.name], func(i int) bool { return len(violations[ns+"/"+fixtureName(i)]) > 0 }, ty)
+			ty.report(t, fmt.Sprintf("fail fixtures (baseline and restricted) denied by gator with the gatekeeper constraints learned from %s.yaml alone, besides %d the library templates cannot express", base, gaps))
+		})
+	}
+}
+
+// escalationGaps records in ty whether each fail fixture was denied, except the listed gaps,
+// which it prints with their reasons and checks: each must be a fixture, and admitted. It
+// returns how many there were.
+func escalationGaps(t *testing.T, all []psafixtures.Fixture, listed map[string]string, denied func(i int) bool, ty *tally) int {
+	t.Helper()
 	var gaps []miss
 	for i, f := range all {
 		if f.Pass {
 			continue
 		}
-		denied := len(violations[ns+"/"+fixtureName(i)]) > 0
-		gap, isGap := gatekeeperGaps[f.String()]
+		gap, isGap := listed[f.String()]
 		switch {
-		case isGap && denied:
+		case isGap && denied(i):
 			t.Errorf("%s is listed as a gap (%s) but is denied now: take it off gatekeeperGaps", f, gap)
 		case isGap:
 			gaps = append(gaps, miss{f.String(), gap})
 		default:
-			ty.record(f.String(), denied, "admitted")
+			ty.record(f.String(), denied(i), "admitted")
 		}
 	}
-	for fixture := range gatekeeperGaps {
-		if !slices.ContainsFunc(gaps, func(m miss) bool { return m.fixture == fixture }) && !slices.ContainsFunc(all, func(f psafixtures.Fixture) bool { return f.String() == fixture }) {
-			t.Errorf("gatekeeperGaps lists %s, which is no fixture of %s: update the list", fixture, version)
+	for fixture := range listed {
+		if !slices.ContainsFunc(all, func(f psafixtures.Fixture) bool { return f.String() == fixture && !f.Pass }) {
+			t.Errorf("gatekeeperGaps lists %s, which is no fail fixture: update the list", fixture)
 		}
 	}
 	for _, m := range gaps {
 		fmt.Printf("  not expressible: %s: %s\n", m.fixture, m.reason)
 		t.Logf("not expressible: %s: %s", m.fixture, m.reason)
 	}
-	if v := violations[ns+"/"+fixtureName(slices.IndexFunc(all, func(f psafixtures.Fixture) bool { return f == *base }))]; len(v) > 0 {
-		t.Errorf("%s is not admitted by the constraints learned from it: %s", base, strings.Join(v, "; "))
-	}
-	ty.report(t, fmt.Sprintf("fail fixtures (baseline and restricted) denied by gator with the gatekeeper constraints learned from %s.yaml alone, besides %d the library templates cannot express", base, len(gaps)))
+	return len(gaps)
 }
 
 // gatekeeperConstraints are the enforcing constraints learned from pod in ns, one document each.
