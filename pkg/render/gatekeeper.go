@@ -76,8 +76,9 @@ type (
 )
 
 // gatekeeperList collects what a profile's attributes contribute: per template kind, in the
-// order first contributed, its parameters, whether any of them restricts something, and what
-// the constraint admits that was never learned. notes are gaps no constraint can close.
+// order first contributed, its parameters, whether any of them restricts something, and the
+// comments above it (what it admits that was never learned). notes are gaps no constraint can
+// close, said once per unit.
 type gatekeeperList struct {
 	order []string
 	parts map[string]*gkPart
@@ -187,6 +188,7 @@ func gatekeeperScope(scope string) string {
 	return scope
 }
 
+// gkDoc is one constraint and the comments above it.
 type gkDoc struct {
 	obj      *gkConstraint
 	comments []string
