@@ -10,7 +10,7 @@ export E2E_CLUSTER_DIR ?= $(abspath $(E2E_DIR)/.cluster)
 
 .PHONY: e2e-tools cluster-up cluster-down cluster-status e2e cluster-smoke demo-cluster
 
-## e2e-tools: build etcd, kube-apiserver, kube-controller-manager, kubectl, helm, cert-manager (cached)
+## e2e-tools: build etcd, kube-apiserver, kube-controller-manager, kubectl, helm, cert-manager, gator (cached)
 e2e-tools:
 	@$(E2E_DIR)/hack/tools.sh
 

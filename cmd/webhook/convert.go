@@ -110,7 +110,7 @@ func learnReader(agg *aggregate.Aggregate, r io.Reader, source, namespace string
 func addRenderFlags(cmd *cobra.Command, opts *render.Options) {
 	cmd.Flags().StringVar(&opts.Format, "format", "vap", "output: "+strings.Join(render.Formats, ", "))
 	cmd.Flags().StringVar(&opts.Scope, "scope", "namespace", "one policy per: "+strings.Join(render.Scopes, ", "))
-	cmd.Flags().BoolVar(&opts.Enforce, "enforce", false, "vap, vap-shared: bind with validationActions [Deny] instead of [Warn, Audit]")
+	cmd.Flags().BoolVar(&opts.Enforce, "enforce", false, "vap, vap-shared: bind with validationActions [Deny] instead of [Warn, Audit]; gatekeeper: enforcementAction deny instead of dryrun")
 }
 
 // renderTo renders fully before writing, so a failure leaves stdout empty.

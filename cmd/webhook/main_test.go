@@ -167,7 +167,7 @@ func TestRenderRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, format := range []string{"pss", "vap", "psp", "report", "aggregate"} {
+	for _, format := range []string{"pss", "vap", "psp", "gatekeeper", "report", "aggregate"} {
 		direct, _, err := run(t, "", "convert", "-f", "testdata/legacy-mix.yaml", "-f", "../../examples", "--format", format)
 		if err != nil {
 			t.Fatal(err)

@@ -27,6 +27,7 @@ import (
 // users rely on: NOTES.txt shows how to fetch each.
 var policyKeys = []string{
 	"README",
+	"gatekeeper.yaml",
 	"pod-security-policy.yaml",
 	"pod-security-standards.yaml",
 	"report.json",

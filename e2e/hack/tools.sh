@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds the e2e control-plane binaries (etcd, kube-apiserver,
-# kube-controller-manager, kubectl, helm, cert-manager runner) from Go modules.
+# kube-controller-manager, kubectl, helm, cert-manager runner, gator) from Go modules.
 # No release binaries or images can be downloaded where this runs, so each tool
 # is a small Go module under e2e/tools/<module> that pins the upstream version.
 #
@@ -75,5 +75,10 @@ build cert-manager certmanager ./cmd/certmanager "$cm"
 # straight from the module cache.
 cmdir=$(cd "$E2E_DIR/tools/certmanager" && go list -m -f '{{.Dir}}' github.com/cert-manager/cert-manager)
 ln -sfn "$cmdir/deploy/crds" "$BIN/cert-manager-crds"
+
+# gator, Gatekeeper's offline evaluator, tests the rendered constraints against the
+# gatekeeper-library templates without a Gatekeeper deployment.
+build gator gator github.com/open-policy-agent/gatekeeper/v3/cmd/gator \
+	"$(modversion "$E2E_DIR/tools/gator" github.com/open-policy-agent/gatekeeper/v3)"
 
 echo "e2e tools ready in $BIN"

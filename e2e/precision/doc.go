@@ -16,7 +16,13 @@
 //     Namespace), and shared agreement: for the policies learned from a sample of fixtures,
 //     every fixture is admitted or denied alike by the vap and the vap-shared rendering;
 //   - PSS agreement: the level `--format pss` recommends for a namespace holding only that pod
-//     admits it under Pod Security admission, and the next stricter level rejects it.
+//     admits it under Pod Security admission, and the next stricter level rejects it;
+//   - gatekeeper self-admission and escalation denial: the same two figures for the Gatekeeper
+//     constraints, evaluated by gator (Gatekeeper's offline CLI, e2e/tools/gator) with the
+//     gatekeeper-library's own templates, read from ../shared/third_party/gatekeeper-library
+//     beside the repository (skipped where absent), under both of their engines (CEL, Rego), on
+//     each fixture as a server-side dry-run create returns it. Escalations a template cannot
+//     express are listed with their reason (gatekeeperGaps), and asserted exactly.
 //
 // The figures are printed (t.Logf and stdout; `go test -v` shows them). A fixture that misses
 // a figure fails the test with its reason. A fixture the API server rejects even without any

@@ -4,6 +4,8 @@ import (
 	"cmp"
 	"slices"
 	"strings"
+
+	corev1 "k8s.io/api/core/v1"
 )
 
 // SELinux is one SELinux context a container was given. Empty fields are left to the runtime.
@@ -18,17 +20,26 @@ func (s SELinux) String() string {
 	return strings.Join([]string{s.User, s.Role, s.Type, s.Level}, ":")
 }
 
-// observeSELinux records the SELinux options containers run with.
+// observeSELinux records the SELinux options containers run with, and the pod's own.
 //
 // Reads securityContext.seLinuxOptions of each container; a container that sets it replaces the
 // pod's options whole, otherwise the pod's apply. Containers with no options are not recorded
-// (the runtime assigns a context). Distinct option sets join by union.
+// (the runtime assigns a context). The pod's options are recorded even where every container
+// replaces them: Pod Security Standards and policy engines (Gatekeeper's library template) check
+// them as set, so a policy that admits the pod must allow them. Distinct option sets join by
+// union.
 func observeSELinux(pod *Pod, p *Profile) {
 	var found []SELinux
-	for _, c := range pod.Containers {
-		if o := c.SC.SELinuxOptions; o != nil {
+	add := func(o *corev1.SELinuxOptions) {
+		if o != nil {
 			found = append(found, SELinux{User: o.User, Role: o.Role, Type: o.Type, Level: o.Level})
 		}
+	}
+	if pod.Spec.SecurityContext != nil {
+		add(pod.Spec.SecurityContext.SELinuxOptions)
+	}
+	for _, c := range pod.Containers {
+		add(c.SC.SELinuxOptions)
 	}
 	p.SELinuxOptions = joinSELinux(p.SELinuxOptions, found)
 }

@@ -14,8 +14,8 @@ func TestObserveSELinux(t *testing.T) {
 		{"pod-level inherited", one(podOpts, nil), []SELinux{{Level: "s0:c1,c2"}}},
 		{"pod-level inherited by a container setting other fields only", one(podOpts, &csc{RunAsUser: ptr.To[int64](1)}),
 			[]SELinux{{Level: "s0:c1,c2"}}},
-		{"container replaces pod options whole", one(podOpts, &csc{SELinuxOptions: &corev1.SELinuxOptions{Type: "spc_t"}}),
-			[]SELinux{{Type: "spc_t"}}},
+		{"container replaces pod options whole; the pod's are recorded as set", one(podOpts, &csc{SELinuxOptions: &corev1.SELinuxOptions{Type: "spc_t"}}),
+			[]SELinux{{Level: "s0:c1,c2"}, {Type: "spc_t"}}},
 		{"all four fields", one(nil, &csc{SELinuxOptions: &corev1.SELinuxOptions{User: "u", Role: "r", Type: "t", Level: "l"}}),
 			[]SELinux{{"u", "r", "t", "l"}}},
 		{"distinct options sorted as user:role:type:level, duplicates merged", pod(corev1.PodSpec{

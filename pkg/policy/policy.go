@@ -45,6 +45,7 @@ type format struct{ key, name string }
 var formats = []format{
 	{"pod-security-standards.yaml", render.FormatPSS},
 	{"validating-admission-policy.yaml", render.FormatVAP},
+	{"gatekeeper.yaml", render.FormatGatekeeper},
 	{"pod-security-policy.yaml", render.FormatPSP},
 	{"report.json", render.FormatReport},
 }

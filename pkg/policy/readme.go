@@ -26,14 +26,14 @@ func jsonpathKey(key string) string { return strings.ReplaceAll(key, ".", `\.`) 
 // renderCommand prints format f from the state ConfigMaps, for the given namespaces or all.
 func (p *Publisher) renderCommand(f format, namespaces []string) string {
 	cmd := fmt.Sprintf("kubectl get configmap -n %s -l %s -o json | pod-security-advisor render --format %s", p.Namespace, LabelState, f.name)
-	if f.name == render.FormatVAP || f.name == render.FormatPSP {
+	if f.name == render.FormatVAP || f.name == render.FormatPSP || f.name == render.FormatGatekeeper {
 		scope := p.Scope
 		if scope == "" {
 			scope = render.ScopeNamespace
 		}
 		cmd += " --scope " + scope
 	}
-	if f.name == render.FormatVAP && p.Enforce {
+	if (f.name == render.FormatVAP || f.name == render.FormatGatekeeper) && p.Enforce {
 		cmd += " --enforce"
 	}
 	if len(namespaces) > 0 {
@@ -83,9 +83,9 @@ func (p *Publisher) partReadme(index uint64, depth int, namespaces []string, cut
 // policy) and tail (what was left out) are empty for a policy in one ConfigMap; fetch is the
 // command that prints a key.
 func (p *Publisher) readme(intro string, fetch func(key string) string, tail string) string {
-	actions := "[Warn, Audit]: violations are reported, nothing is blocked"
+	actions, gkAction := "[Warn, Audit]: violations are reported, nothing is blocked", "dryrun: violations are audited"
 	if p.Enforce {
-		actions = "[Deny]: violations are rejected"
+		actions, gkAction = "[Deny]: violations are rejected", "deny: violations are rejected"
 	}
 	return fmt.Sprintf(`Least-privilege pod security policy learned by pod-security-advisor from the pods it admitted.
 Every key is re-rendered when something new is learned. Review report.json before enforcing.
@@ -101,6 +101,12 @@ validating-admission-policy.yaml
   validationActions %s. Apply:
     %s | kubectl apply -f -
 
+gatekeeper.yaml
+  Gatekeeper constraints (scope: %s) for the gatekeeper-library pod-security-policy
+  ConstraintTemplates, which must be installed first; enforcementAction %s.
+  Comments say where a template is looser than what was learned. Apply:
+    %s | kubectl apply -f -
+
 pod-security-policy.yaml
   Legacy policy/v1beta1 PodSecurityPolicies, for clusters older than Kubernetes 1.25.
     %s
@@ -110,7 +116,7 @@ report.json
   count, first and last seen) that need it, and each namespace's Pod Security Standards verdict.
     %s
 %s`, intro, fetch("pod-security-standards.yaml"), fetch("pod-security-standards.yaml"), p.Scope, actions,
-		fetch("validating-admission-policy.yaml"), fetch("pod-security-policy.yaml"), fetch("report.json"), tail)
+		fetch("validating-admission-policy.yaml"), p.Scope, gkAction, fetch("gatekeeper.yaml"), fetch("pod-security-policy.yaml"), fetch("report.json"), tail)
 }
 
 // fetch is the command that prints a key of a split policy: every part's (and the main

@@ -4,6 +4,8 @@ import (
 	"slices"
 	"strings"
 
+	corev1 "k8s.io/api/core/v1"
+
 	"github.com/pod-security-advisor/pod-security-advisor/pkg/attributes"
 )
 
@@ -31,6 +33,16 @@ var appArmorAttribute = attribute{
 			if names := pspProfileNames(p.AppArmorProfiles); len(names) > 0 {
 				out.Metadata.Annotations[pspAppArmorAllowed] = strings.Join(names, ",")
 			}
+		}
+	},
+	gatekeeper: func(p attributes.Profile, out *gatekeeperList) {
+		if p.AnyValue.Has(attributes.AnyAppArmorProfiles) || len(p.AppArmorProfiles) == 0 {
+			return
+		}
+		// K8sPSPAppArmor takes a container without a profile for one with runtime/default.
+		out.limit(gkAppArmor, "allowedProfiles", gkProfileNames(p.AppArmorProfiles, gkRuntimeDefault))
+		if slices.Contains(p.AppArmorProfiles, attributes.ProfileUnset) && !slices.Contains(p.AppArmorProfiles, string(corev1.AppArmorProfileTypeRuntimeDefault)) {
+			out.looser(gkAppArmor, "it admits RuntimeDefault set explicitly, which it does not tell from the learned unset profile")
 		}
 	},
 	shared: func() []sharedCheck {

@@ -2,6 +2,8 @@ package render
 
 import (
 	"fmt"
+	"slices"
+	"strings"
 
 	"github.com/pod-security-advisor/pod-security-advisor/pkg/attributes"
 )
@@ -43,6 +45,21 @@ var capabilitiesAttribute = attribute{
 		}
 		if !p.KeepsDefaultCapabilities {
 			out.Spec.RequiredDropCapabilities = []string{"ALL"}
+		}
+	},
+	gatekeeper: func(p attributes.Profile, out *gatekeeperList) {
+		// The template's CEL code compares names as written (its Rego in lower case): the usual
+		// spellings are listed, upper and lower case, with and without the CAP_ prefix.
+		if !p.AnyValue.Has(attributes.AnyAddedCapabilities) {
+			var names []string
+			for _, c := range capSpellings(p.AddedCapabilities) {
+				names = append(names, c, strings.ToLower(c))
+			}
+			slices.Sort(names)
+			out.limit(gkCapabilities, "allowedCapabilities", orEmpty(names))
+		}
+		if !p.KeepsDefaultCapabilities {
+			out.limit(gkCapabilities, "requiredDropCapabilities", []string{"ALL"})
 		}
 	},
 	shared: func() []sharedCheck {

@@ -20,6 +20,9 @@ var fsGroupAttribute = attribute{
 		out.add("fsGroup", fieldFSGroup, fsOK, "sets fsGroup")
 	},
 	psp: func(p attributes.Profile, out *podSecurityPolicy) { out.Spec.FSGroup = pspGroupStrategy(p.FSGroup) },
+	gatekeeper: func(p attributes.Profile, out *gatekeeperList) {
+		gkGroups(out, fieldFSGroup, p.FSGroup)
+	},
 	shared: func() []sharedCheck {
 		return []sharedCheck{
 			{name: "fsGroup", noun: "fsGroup values", entries: func(p attributes.Profile) []string { return idEntries(p.FSGroup) },

@@ -33,4 +33,21 @@ var hostNamespacesAttribute = attribute{
 	psp: func(p attributes.Profile, out *podSecurityPolicy) {
 		out.Spec.HostNetwork, out.Spec.HostPID, out.Spec.HostIPC = p.HostNetwork, p.HostPID, p.HostIPC
 	},
+	gatekeeper: func(p attributes.Profile, out *gatekeeperList) {
+		// The host ports constraint denies hostNetwork unless told otherwise, so it always says.
+		if p.HostNetwork {
+			out.need(gkHostNetworkingPorts, "hostNetwork", true)
+		} else {
+			out.limit(gkHostNetworkingPorts, "hostNetwork", false)
+		}
+		// One template denies hostPID and hostIPC together.
+		switch {
+		case !p.HostPID && !p.HostIPC:
+			out.deny(gkHostNamespace)
+		case !p.HostPID:
+			out.note("hostPID (" + gkHostNamespace + " denies hostPID and hostIPC together, and hostIPC was used)")
+		case !p.HostIPC:
+			out.note("hostIPC (" + gkHostNamespace + " denies hostPID and hostIPC together, and hostPID was used)")
+		}
+	},
 }

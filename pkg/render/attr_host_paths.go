@@ -51,6 +51,20 @@ var hostPathsAttribute = attribute{
 			out.Spec.AllowedHostPaths = append(out.Spec.AllowedHostPaths, pspHostPath{PathPrefix: h.Path, ReadOnly: h.ReadOnly})
 		}
 	},
+	gatekeeper: func(p attributes.Profile, out *gatekeeperList) {
+		// Without host paths, the volume types constraint denies hostPath, unless it was widened.
+		if p.AnyValue.Has(attributes.AnyHostPaths) || len(p.HostPaths) == 0 && !p.AnyValue.Has(attributes.AnyVolumeTypes) {
+			return
+		}
+		paths := []pspHostPath{}
+		for _, h := range p.HostPaths {
+			paths = append(paths, pspHostPath{PathPrefix: h.Path, ReadOnly: h.ReadOnly})
+		}
+		out.limit(gkHostFilesystem, "allowedHostPaths", paths)
+		if len(paths) > 0 {
+			out.looser(gkHostFilesystem, "each path is a prefix, so the paths below a learned path are admitted too")
+		}
+	},
 	shared: func() []sharedCheck {
 		return []sharedCheck{
 			{name: "hostPaths", noun: "hostPaths", entries: func(p attributes.Profile) []string { return hostPathEntries(p.HostPaths, false) },

@@ -22,4 +22,9 @@ var privilegeEscalationAttribute = attribute{
 		out.Spec.DefaultAllowPrivilegeEscalation = p.AllowPrivilegeEscalation
 		out.Spec.AllowPrivilegeEscalation = p.AllowPrivilegeEscalation
 	},
+	gatekeeper: func(p attributes.Profile, out *gatekeeperList) {
+		if !p.AllowPrivilegeEscalation { // the template too requires an explicit false
+			out.deny(gkAllowPrivilegeEscalation)
+		}
+	},
 }

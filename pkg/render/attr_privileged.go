@@ -15,4 +15,9 @@ var privilegedAttribute = attribute{
 		}
 	},
 	psp: func(p attributes.Profile, out *podSecurityPolicy) { out.Spec.Privileged = p.Privileged },
+	gatekeeper: func(p attributes.Profile, out *gatekeeperList) {
+		if !p.Privileged {
+			out.deny(gkPrivileged)
+		}
+	},
 }

@@ -20,6 +20,15 @@ var probeHostsAttribute = attribute{
 			out.add("probeHosts", fieldProbeHosts, allContainers(probeHostsCheck(p.ProbeHosts)), "sends probes or lifecycle hooks to another host")
 		}
 	},
+	gatekeeper: func(p attributes.Profile, out *gatekeeperList) {
+		switch {
+		case len(p.ProbeHosts) == 0 && !p.AnyValue.Has(attributes.AnyProbeHosts):
+			out.deny(gkHostProbesLifecycle)
+		case len(p.ProbeHosts) > 0:
+			out.note("probe and lifecycle hook hosts (" + gkHostProbesLifecycle + " denies every host; used: " +
+				strings.Join(p.ProbeHosts, ", ") + ")")
+		}
+	},
 	shared: func() []sharedCheck {
 		return []sharedCheck{
 			{name: "probeHosts", noun: "probe and lifecycle hook hosts", entries: func(p attributes.Profile) []string { return p.ProbeHosts },

@@ -31,6 +31,12 @@ var procMountAttribute = attribute{
 			out.Spec.AllowedProcMountTypes = []string{string(corev1.DefaultProcMount), string(corev1.UnmaskedProcMount)}
 		}
 	},
+	gatekeeper: func(p attributes.Profile, out *gatekeeperList) {
+		// The template allows Default, or everything (Unmasked).
+		if !p.AnyValue.Has(attributes.AnyProcMountTypes) && !slices.Contains(p.ProcMountTypes, string(corev1.UnmaskedProcMount)) {
+			out.limit(gkProcMount, "procMount", string(corev1.DefaultProcMount))
+		}
+	},
 	shared: func() []sharedCheck {
 		return []sharedCheck{
 			{name: "procMountTypes", noun: "procMount types", entries: func(p attributes.Profile) []string { return p.ProcMountTypes },

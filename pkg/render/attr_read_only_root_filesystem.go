@@ -20,4 +20,9 @@ var readOnlyRootFilesystemAttribute = attribute{
 	psp: func(p attributes.Profile, out *podSecurityPolicy) {
 		out.Spec.ReadOnlyRootFilesystem = !p.WritableRootFilesystem
 	},
+	gatekeeper: func(p attributes.Profile, out *gatekeeperList) {
+		if !p.WritableRootFilesystem {
+			out.deny(gkReadOnlyRootFilesystem)
+		}
+	},
 }

@@ -9,4 +9,7 @@ const fieldRunAsGroup = "runAsGroup"
 var runAsGroupAttribute = containerIDAttribute(fieldRunAsGroup, func(p attributes.Profile) attributes.IDs { return p.RunAsGroup },
 	func(p attributes.Profile, out *podSecurityPolicy) {
 		out.Spec.RunAsGroup = pspGroupStrategy(p.RunAsGroup)
+	},
+	func(p attributes.Profile, out *gatekeeperList) {
+		gkGroups(out, fieldRunAsGroup, p.RunAsGroup)
 	})

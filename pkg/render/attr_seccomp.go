@@ -13,6 +13,10 @@ import (
 // localhost profile, and attributes.ProfileUnset when neither container nor pod set one.
 const fieldSeccompProfiles = "seccompProfiles"
 
+// gkSeccompUnset is what K8sPSPSeccomp calls the profile of a container that sets none, in its
+// pod or its own security context or the deprecated annotations: listed, it admits that.
+const gkSeccompUnset = "not configured"
+
 var seccompAttribute = attribute{
 	allowances: func(p attributes.Profile, out *allowanceList) {
 		out.each(p, fieldSeccompProfiles, "seccomp ", p.SeccompProfiles, attributes.AnySeccompProfiles)
@@ -32,6 +36,14 @@ var seccompAttribute = attribute{
 		}
 		if p.AnyValue.Has(attributes.AnySeccompProfiles) {
 			out.Metadata.Annotations[pspSeccompAllowed] = pspAny
+		}
+	},
+	gatekeeper: func(p attributes.Profile, out *gatekeeperList) {
+		if !p.AnyValue.Has(attributes.AnySeccompProfiles) && len(p.SeccompProfiles) > 0 {
+			out.limit(gkSeccomp, "allowedProfiles", gkProfileNames(p.SeccompProfiles, gkSeccompUnset))
+			if slices.Contains(p.SeccompProfiles, attributes.ProfileUnset) {
+				out.explain(gkSeccomp, "\""+gkSeccompUnset+"\" is the template's name for a container without a seccomp profile")
+			}
 		}
 	},
 	shared: func() []sharedCheck {

@@ -30,6 +30,19 @@ var seLinuxAttribute = attribute{
 	psp: func(p attributes.Profile, out *podSecurityPolicy) {
 		out.Spec.SELinux = pspSELinuxStrategy(p.SELinuxOptions)
 	},
+	gatekeeper: func(p attributes.Profile, out *gatekeeperList) {
+		if p.AnyValue.Has(attributes.AnySELinuxOptions) {
+			return
+		}
+		allowed := []corev1.SELinuxOptions{} // its JSON omits the parts learned absent
+		for _, s := range p.SELinuxOptions {
+			allowed = append(allowed, corev1.SELinuxOptions{User: s.User, Role: s.Role, Type: s.Type, Level: s.Level})
+		}
+		out.limit(gkSELinux, "allowedSELinuxOptions", allowed)
+		if len(allowed) > 0 {
+			out.looser(gkSELinux, "options that leave out a part (user, role, type or level) match an entry whatever it has there")
+		}
+	},
 	shared: func() []sharedCheck {
 		return []sharedCheck{
 			{name: "seLinuxOptions", noun: "SELinux options", entries: selinuxEntries,

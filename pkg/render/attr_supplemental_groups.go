@@ -24,6 +24,9 @@ var supplementalGroupsAttribute = attribute{
 	psp: func(p attributes.Profile, out *podSecurityPolicy) {
 		out.Spec.SupplementalGroups = pspGroupStrategy(attributes.IDs{Values: p.SupplementalGroups, Unset: true})
 	},
+	gatekeeper: func(p attributes.Profile, out *gatekeeperList) {
+		gkGroups(out, fieldSupplementalGroups, attributes.IDs{Values: p.SupplementalGroups, Unset: true})
+	},
 	shared: func() []sharedCheck {
 		return []sharedCheck{
 			{name: "supplementalGroups", noun: "supplementalGroups", entries: func(p attributes.Profile) []string { return rangeEntries(p.SupplementalGroups) },

@@ -34,6 +34,11 @@ var sysctlsAttribute = attribute{
 			out.Spec.AllowedUnsafeSysctls = []string{pspAny}
 		}
 	},
+	gatekeeper: func(p attributes.Profile, out *gatekeeperList) {
+		if !p.AnyValue.Has(attributes.AnySysctls) {
+			out.limit(gkForbiddenSysctls, "allowedSysctls", orEmpty(p.Sysctls))
+		}
+	},
 	shared: func() []sharedCheck {
 		return []sharedCheck{
 			{name: "sysctls", noun: "sysctls", entries: func(p attributes.Profile) []string { return p.Sysctls },

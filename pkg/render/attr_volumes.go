@@ -42,6 +42,11 @@ var volumeTypesAttribute = attribute{
 			out.Spec.Volumes = []string{pspAny}
 		}
 	},
+	gatekeeper: func(p attributes.Profile, out *gatekeeperList) {
+		if !p.AnyValue.Has(attributes.AnyVolumeTypes) {
+			out.limit(gkVolumeTypes, "volumes", orEmpty(p.VolumeTypes))
+		}
+	},
 	shared: func() []sharedCheck {
 		return []sharedCheck{
 			{name: "volumeTypes", noun: "volume types", entries: func(p attributes.Profile) []string { return p.VolumeTypes },
@@ -78,6 +83,17 @@ var volumeDriversAttribute = attribute{
 		}
 		for _, d := range p.CSIDrivers {
 			out.Spec.AllowedCSIDrivers = append(out.Spec.AllowedCSIDrivers, pspCSI{d})
+		}
+	},
+	gatekeeper: func(p attributes.Profile, out *gatekeeperList) {
+		// Where the volume type is denied, so are its drivers. No library template limits CSI drivers.
+		flexAllowed := slices.Contains(p.VolumeTypes, "flexVolume") || p.AnyValue.Has(attributes.AnyVolumeTypes)
+		if flexAllowed && !p.AnyValue.Has(attributes.AnyFlexVolumeDrivers) {
+			drivers := []pspDriver{}
+			for _, d := range p.FlexVolumeDrivers {
+				drivers = append(drivers, pspDriver{d})
+			}
+			out.limit(gkFlexVolumes, "allowedFlexVolumes", drivers)
 		}
 	},
 	shared: func() []sharedCheck {

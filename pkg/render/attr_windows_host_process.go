@@ -16,4 +16,9 @@ var windowsHostProcessAttribute = attribute{
 				"runs a Windows HostProcess container")
 		}
 	},
+	gatekeeper: func(p attributes.Profile, out *gatekeeperList) {
+		if !p.WindowsHostProcess {
+			out.deny(gkHostProcess)
+		}
+	},
 }

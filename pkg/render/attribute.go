@@ -8,7 +8,7 @@ import (
 
 // attribute is what the renderers make of one attribute of a Profile (one field, or a few that
 // only make sense together): its words in the evidence and in messages, and its
-// ValidatingAdmissionPolicy restriction, and its PodSecurityPolicy field. Each lives in a file of its own, attr_<name>.go, named
+// ValidatingAdmissionPolicy restriction, its PodSecurityPolicy field and its Gatekeeper constraint. Each lives in a file of its own, attr_<name>.go, named
 // as the observer's file in pkg/attributes; a renderer iterates attributeList, so a new
 // attribute is one file and one line in the list.
 type attribute struct {
@@ -18,6 +18,9 @@ type attribute struct {
 	restrictions func(p attributes.Profile, out *restrictionList)
 	// psp sets the attribute's PodSecurityPolicy fields and annotations; nil where PSP has none.
 	psp func(p attributes.Profile, out *podSecurityPolicy)
+	// gatekeeper sets the parameters of the gatekeeper-library constraints that restrict the
+	// attribute to what p allows (gatekeeper.go); nil where no library template can.
+	gatekeeper func(p attributes.Profile, out *gatekeeperList)
 	// shared are the attribute's checks in the vap-shared policy, for attributes whose
 	// restriction depends on what was learned; value-free ones are listed in valueFree.
 	shared func() []sharedCheck

@@ -47,7 +47,7 @@ func NewRenderer(agg *aggregate.Aggregate, scope string, enforce bool) (*Rendere
 			}
 		}
 	}
-	for _, f := range []string{FormatPSS, FormatVAP, FormatPSP} {
+	for _, f := range []string{FormatPSS, FormatVAP, FormatPSP, FormatGatekeeper} {
 		var b bytes.Buffer
 		if err := r.yaml(&b, f, aggregate.New(""), ""); err != nil {
 			return nil, err
@@ -70,9 +70,10 @@ func (r *Renderer) saIdentities(ns string) map[string]bool {
 }
 
 // Whole reports whether a format renders as one piece for the whole aggregate rather than per
-// namespace: the ValidatingAdmissionPolicy and PodSecurityPolicy at scope cluster.
+// namespace: the ValidatingAdmissionPolicy, PodSecurityPolicy and Gatekeeper constraints at
+// scope cluster.
 func (r *Renderer) Whole(format string) bool {
-	return r.scope == ScopeCluster && (format == FormatVAP || format == FormatPSP)
+	return r.scope == ScopeCluster && (format == FormatVAP || format == FormatPSP || format == FormatGatekeeper)
 }
 
 // Fingerprint digests what the renderings of namespace ns depend on besides the names other
@@ -117,7 +118,7 @@ func (r *Renderer) Namespace(w io.Writer, format, ns string) error {
 	switch format {
 	case FormatReport:
 		return writeReport(w, report(sub), reportItemPrefix)
-	case FormatPSS, FormatVAP, FormatPSP:
+	case FormatPSS, FormatVAP, FormatPSP, FormatGatekeeper:
 		if r.Whole(format) {
 			return fmt.Errorf("format %s at scope %s has no per-namespace rendering", format, r.scope)
 		}
@@ -129,8 +130,13 @@ func (r *Renderer) Namespace(w io.Writer, format, ns string) error {
 // yaml renders a YAML format of agg (namespace ns alone, or nothing), with unit names from the
 // whole aggregate.
 func (r *Renderer) yaml(w io.Writer, format string, agg *aggregate.Aggregate, ns string) error {
-	if format == FormatPSS {
+	switch format {
+	case FormatPSS:
 		return renderPSS(w, agg)
+	case FormatGatekeeper:
+		if r.scope == ScopeServiceAccount { // its constraints are the namespace's (gatekeeperScope)
+			return renderGatekeeper(w, units(agg, ScopeNamespace), r.scope, r.enforce)
+		}
 	}
 	us, ok := r.units[ns]
 	if !ok {
@@ -142,8 +148,11 @@ func (r *Renderer) yaml(w io.Writer, format string, agg *aggregate.Aggregate, ns
 			r.units[ns] = us
 		}
 	}
-	if format == FormatVAP {
+	switch format {
+	case FormatVAP:
 		return renderVAP(w, us, r.scope, r.enforce)
+	case FormatGatekeeper:
+		return renderGatekeeper(w, us, r.scope, r.enforce)
 	}
 	return renderPSP(w, us, r.scope)
 }

@@ -22,13 +22,15 @@ const (
 	FormatVAP       = "vap"
 	FormatVAPShared = "vap-shared"
 	FormatPSP       = "psp"
-	FormatReport    = "report"
-	FormatAggregate = "aggregate"
+	// FormatGatekeeper: constraints for the gatekeeper-library's pod-security-policy templates.
+	FormatGatekeeper = "gatekeeper"
+	FormatReport     = "report"
+	FormatAggregate  = "aggregate"
 )
 
 // Formats and Scopes list the accepted values of Options.Format and Options.Scope.
 var (
-	Formats = []string{FormatPSS, FormatVAP, FormatVAPShared, FormatPSP, FormatReport, FormatAggregate}
+	Formats = []string{FormatPSS, FormatVAP, FormatVAPShared, FormatPSP, FormatGatekeeper, FormatReport, FormatAggregate}
 	Scopes  = []string{ScopeCluster, ScopeNamespace, ScopeServiceAccount}
 )
 
@@ -39,7 +41,8 @@ type Options struct {
 	// a service account of a namespace. PSS labels, vap-shared (learned per namespace), the
 	// report and the aggregate ignore it.
 	Scope string
-	// Enforce binds VAPs with validationActions [Deny] instead of [Warn, Audit].
+	// Enforce binds VAPs with validationActions [Deny] instead of [Warn, Audit], and gives
+	// Gatekeeper constraints enforcementAction deny instead of dryrun.
 	Enforce bool
 }
 
@@ -68,6 +71,8 @@ func Render(w io.Writer, agg *aggregate.Aggregate, opts Options) error {
 		return renderVAPShared(w, units(agg, ScopeNamespace), opts.Enforce)
 	case FormatPSP:
 		return renderPSP(w, units(agg, scope), scope)
+	case FormatGatekeeper:
+		return renderGatekeeper(w, units(agg, gatekeeperScope(scope)), scope, opts.Enforce)
 	case FormatReport:
 		if err := writeReport(w, report(agg), ""); err != nil {
 			return err

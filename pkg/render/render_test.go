@@ -25,7 +25,9 @@ import (
 var update = flag.Bool("update", false, "rewrite the golden files in testdata")
 
 // scoped formats depend on the scope; the others must not.
-func scoped(format string) bool { return format == FormatVAP || format == FormatPSP }
+func scoped(format string) bool {
+	return format == FormatVAP || format == FormatPSP || format == FormatGatekeeper
+}
 
 // goldenCases are every format × scope, named <name>.<format>.golden. Formats that ignore the
 // scope have one golden ("all"), and TestScopeIndependent checks that the scope changes nothing.
@@ -41,6 +43,7 @@ func goldenCases() map[string]Options {
 		}
 	}
 	cases["namespace-enforce."+FormatVAP] = Options{Format: FormatVAP, Scope: ScopeNamespace, Enforce: true}
+	cases["namespace-enforce."+FormatGatekeeper] = Options{Format: FormatGatekeeper, Scope: ScopeNamespace, Enforce: true}
 	return cases
 }
 
@@ -123,7 +126,7 @@ func TestUnknownOptions(t *testing.T) {
 		opts Options
 		want string
 	}{
-		{Options{Format: "kyverno"}, `unknown format "kyverno" (valid: pss, vap, vap-shared, psp, report, aggregate)`},
+		{Options{Format: "kyverno"}, `unknown format "kyverno" (valid: pss, vap, vap-shared, psp, gatekeeper, report, aggregate)`},
 		{Options{Format: "vap", Scope: "node"}, `unknown scope "node" (valid: cluster, namespace, serviceaccount)`},
 	} {
 		err := Render(&bytes.Buffer{}, build(realistic()), tc.opts)
@@ -151,7 +154,7 @@ func documents(t *testing.T, stream []byte) [][]byte {
 func TestDocumentsParse(t *testing.T) {
 	agg := build(realistic())
 	for name, opts := range goldenCases() {
-		if !slices.Contains([]string{FormatVAP, FormatVAPShared, FormatPSP, FormatPSS}, opts.Format) {
+		if !slices.Contains([]string{FormatVAP, FormatVAPShared, FormatPSP, FormatPSS, FormatGatekeeper}, opts.Format) {
 			continue
 		}
 		docs := documents(t, render(t, agg, opts))
@@ -179,6 +182,13 @@ func TestDocumentsParse(t *testing.T) {
 			case "PodSecurityPolicy":
 				into = &podSecurityPolicy{}
 			default:
+				if strings.HasPrefix(meta.Kind, "K8sPSP") {
+					into = &gkConstraint{}
+					if len(meta.Metadata.Name) > gkMaxNameLength {
+						t.Errorf("%s: %s name %q is longer than Gatekeeper accepts", name, meta.Kind, meta.Metadata.Name)
+					}
+					break
+				}
 				t.Fatalf("%s: unexpected kind %q", name, meta.Kind)
 			}
 			if err := yaml.UnmarshalStrict(doc, into); err != nil {

@@ -185,15 +185,15 @@ func nameUnits(us []*unit, count map[string]int) {
 		plain := plainName(u.identity())
 		u.Name = plain
 		if count[plain] > 1 || len(validation.IsDNS1123Subdomain(plain)) > 0 {
-			u.Name = hashedName(plain, u.identity())
+			u.Name = hashedName(plain, u.identity(), validation.DNS1123SubdomainMaxLength)
 		}
 	}
 }
 
-// hashedName makes a valid DNS-1123 subdomain of at most 253 characters from name, ending in
+// hashedName makes a valid DNS-1123 subdomain of at most maxLen characters from name, ending in
 // the first 8 hex digits of sha256(identity). Only [a-z0-9-] is kept (dots could leave empty
 // labels after cutting), so the result is one valid label sequence whatever name held.
-func hashedName(name, identity string) string {
+func hashedName(name, identity string, maxLen int) string {
 	sum := sha256.Sum256([]byte(identity))
 	suffix := "-" + hex.EncodeToString(sum[:])[:8]
 	var b strings.Builder
@@ -205,8 +205,8 @@ func hashedName(name, identity string) string {
 		}
 	}
 	cut := b.String()
-	if max := validation.DNS1123SubdomainMaxLength - len(suffix); len(cut) > max {
-		cut = cut[:max]
+	if keep := maxLen - len(suffix); len(cut) > keep {
+		cut = cut[:keep]
 	}
 	// The name must end alphanumeric before the suffix; the prefix guarantees something is left.
 	return strings.TrimRight(cut, "-") + suffix
