@@ -92,6 +92,22 @@ func TestEnforcedPolicy(t *testing.T) {
 		t.Logf("denied: %v", err)
 		return nil
 	})
+	// One denial names every learned limit a pod exceeds (the API server shows only the first
+	// failing validation's message).
+	several := privileged.DeepCopy()
+	several.Name = "agent-several"
+	several.Spec.HostIPC = true
+	several.Spec.Volumes = append(several.Spec.Volumes, corev1.Volume{Name: "etc", VolumeSource: corev1.VolumeSource{HostPath: &corev1.HostPathVolumeSource{Path: "/etc"}}})
+	err = r.c.Create(context.Background(), several, client.DryRunAll)
+	if err == nil {
+		t.Fatal("a pod exceeding three learned limits was admitted")
+	}
+	for _, limit := range []string{"runs a privileged container", "uses hostIPC", "hostPaths (observed pods only use hostPath /var/log ro)"} {
+		if !strings.Contains(err.Error(), limit) {
+			t.Errorf("the denial does not name %q: %v", limit, err)
+		}
+	}
+	t.Logf("denied with one message: %v", err)
 
 	for _, ns := range []string{web, infra} {
 		if err := r.c.List(context.Background(), pods, client.InNamespace(ns)); err != nil {

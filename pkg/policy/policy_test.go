@@ -101,7 +101,7 @@ func TestPublish(t *testing.T) {
 	ctx := context.Background()
 	c := newCluster()
 	p := publisher(c, "namespace")
-	agg := syntheticpods.Aggregate("r", 0, 24, 1) // small enough that every key fits in one ConfigMap
+	agg := syntheticpods.Aggregate("r", 0, 16, 1) // small enough that every key fits in one ConfigMap
 
 	if err := p.Publish(ctx, agg); err != nil {
 		t.Fatal(err)

@@ -2,6 +2,7 @@ package render
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/pod-security-advisor/pod-security-advisor/pkg/attributes"
 )
@@ -36,13 +37,17 @@ var hostPathsAttribute = attribute{
 				roWords = append(roWords, "hostPath "+h.Path+" ro")
 			}
 		}
+		rule := "mount hostPath " + strings.Join(ro, ", ") + " only read-only"
+		if len(ro) > 8 {
+			rule = fmt.Sprintf("mount hostPath %s and %d more only read-only", strings.Join(ro[:8], ", "), len(ro)-8)
+		}
 		out.add("hostPaths", fieldHostPaths,
 			unsetOr("object.spec", []string{"volumes"}, "object.spec.volumes.all(v,\n  !has(v.hostPath) ||\n  "+pathIn("v.hostPath.path", all)+"\n)"),
 			"uses hostPath volumes")
 		if len(ro) > 0 {
 			out.vars = append(out.vars, variable{readOnlyHostPathVolumes,
 				"has(object.spec.volumes) ?\n  object.spec.volumes.filter(v, has(v.hostPath) && " + paren(pathIn("v.hostPath.path", ro)) + ").map(v, v.name) :\n  []"})
-			out.rs = append(out.rs, restriction{name: "hostPathReadOnly", learned: roWords,
+			out.rs = append(out.rs, restriction{name: "hostPathReadOnly", learned: roWords, rule: rule,
 				expr: allContainers(fmt.Sprintf("!has(c.volumeMounts) || c.volumeMounts.all(m,\n  !(m.name in variables.%s) || (has(m.readOnly) && m.readOnly == true)\n)", readOnlyHostPathVolumes))})
 		}
 	},

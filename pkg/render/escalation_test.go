@@ -3,6 +3,7 @@ package render
 import (
 	"context"
 	"slices"
+	"strings"
 	"testing"
 
 	admv1 "k8s.io/api/admissionregistration/v1"
@@ -114,9 +115,10 @@ func TestEveryRestriction(t *testing.T) {
 		policy *admv1.ValidatingAdmissionPolicy
 		names  []string // of the validations, in order
 		ns     *corev1.Namespace
+		all    []string // the validations that every denial fails too
 	}{
-		{FormatVAP, vapPolicy(u), names, ns},
-		{FormatVAPShared, sharedPolicy(), sharedNames, sharedNS},
+		{FormatVAP, vapPolicy(u), append([]string{"all"}, names...), ns, []string{"all"}},
+		{FormatVAPShared, sharedPolicy(), sharedNames, sharedNS, nil},
 	} {
 		t.Run(f.format, func(t *testing.T) {
 			p, err := compiler.Compile(f.policy)
@@ -146,10 +148,59 @@ func TestEveryRestriction(t *testing.T) {
 				}
 				pod := base.DeepCopy()
 				escalate(pod, &pod.Spec.Containers[0])
-				if d := evaluate(pod); !slices.Equal(d, []string{name}) {
+				if d := evaluate(pod); !slices.Equal(d, append(slices.Clone(f.all), name)) {
 					t.Errorf("escalation of %s: denied by %v", name, d)
 				}
 			}
 		})
+	}
+}
+
+// TestOneDenialNamesEveryLimit: a pod exceeding several learned limits is denied by the VAP's
+// first validation with one message naming each of them (the API server shows only the first
+// failing validation's message), within the server's bound on an evaluated message; the
+// validations after it fail one per limit.
+func TestOneDenialNamesEveryLimit(t *testing.T) {
+	base := escalationBase()
+	u := units(build([]seen{{base, owner.Ref{Kind: "Deployment", Name: "web"}, t0}}), ScopeNamespace)[0]
+	rs, _ := restrictions(u.Profile)
+	byName := map[string]restriction{}
+	for _, r := range rs {
+		byName[r.name] = r
+	}
+	p, err := compiler.Compile(vapPolicy(u))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: u.Namespace}}
+	exceeded := []string{"privileged", "hostPaths", "hostPorts"}
+	pod := base.DeepCopy()
+	for _, name := range exceeded {
+		escalations[name](pod, &pod.Spec.Containers[0])
+	}
+	defaulting.Apply(pod)
+	denials := p.Evaluate(context.Background(), pod, ns)
+	if len(denials) != 1+len(exceeded) || denials[0].Validation != 0 {
+		t.Fatalf("denials %+v, want the combined one first and one per exceeded limit", denials)
+	}
+	msg := denials[0].Message
+	t.Logf("combined denial (%d bytes): %s", len(msg), msg)
+	for _, name := range exceeded {
+		if !strings.Contains(msg, byName[name].exceeded()) {
+			t.Errorf("the combined denial does not name %s (%q)", name, byName[name].exceeded())
+		}
+	}
+	for name, r := range byName {
+		if !slices.Contains(exceeded, name) && strings.Contains(msg, r.exceeded()) {
+			t.Errorf("the combined denial names %s, which the pod is within", name)
+		}
+	}
+	// Every limit exceeded at once still fits the API server's 5 KiB for an evaluated message.
+	var all []string
+	for _, r := range rs {
+		all = append(all, r.exceeded())
+	}
+	if n := len("the pod exceeds the limits learned "+u.where()+": "+strings.Join(all, "; ")+"; "+u.learnedFrom()); n > 5<<10 {
+		t.Errorf("with every limit exceeded the combined message would be %d bytes, over 5 KiB", n)
 	}
 }

@@ -63,15 +63,39 @@ func vapPolicy(u *unit) *admv1.ValidatingAdmissionPolicy {
 	for _, v := range vars {
 		p.Spec.Variables = append(p.Spec.Variables, admv1.Variable{Name: v.name, Expression: v.expr})
 	}
-	for _, r := range rs {
+	if len(rs) == 0 {
+		return p
+	}
+	// Each restriction is a variable, evaluated once per pod however many expressions read it,
+	// so that the first validation can name in one message every learned limit the pod
+	// exceeds: the API server denies with the first failing validation's message only. The
+	// validations after it say one limit each (one warning each under [Warn]).
+	within, parts := make([]string, len(rs)), make([]string, len(rs))
+	for i, r := range rs {
+		name := withinPrefix + r.name
+		p.Spec.Variables = append(p.Spec.Variables, admv1.Variable{Name: name, Expression: r.expr})
+		within[i] = "variables." + name
+		parts[i] = within[i] + " ? '' : " + quote(r.exceeded())
+	}
+	p.Spec.Validations = append(p.Spec.Validations, admv1.Validation{
+		Expression: strings.Join(within, " &&\n"),
+		MessageExpression: quote("the pod exceeds the limits learned "+u.where()+": ") +
+			" + [\n  " + strings.Join(parts, ",\n  ") + "\n].filter(m, m != '').join('; ') + " + quote("; "+u.learnedFrom()),
+		Message: oneLine("the pod exceeds limits learned " + u.where() + ", each named by a validation of policy " + u.Name + "; " + u.learnedFrom()),
+		Reason:  &reason,
+	})
+	for i, r := range rs {
 		p.Spec.Validations = append(p.Spec.Validations, admv1.Validation{
-			Expression: r.expr,
+			Expression: within[i],
 			Message:    r.message(u),
 			Reason:     &reason,
 		})
 	}
 	return p
 }
+
+// withinPrefix names the variable that holds whether the pod is within one learned limit.
+const withinPrefix = "within_"
 
 func vapBinding(u *unit, actions []admv1.ValidationAction) *admv1.ValidatingAdmissionPolicyBinding {
 	b := &admv1.ValidatingAdmissionPolicyBinding{
