@@ -200,7 +200,7 @@ func TestOneDenialNamesEveryLimit(t *testing.T) {
 	for _, r := range rs {
 		all = append(all, r.exceeded())
 	}
-	if n := len("the pod exceeds the limits learned "+u.where()+": "+strings.Join(all, "; ")+"; "+u.learnedFrom()); n > 5<<10 {
+	if n := len("the pod exceeds the limits learned " + u.where() + ": " + strings.Join(all, "; ") + "; " + u.learnedFrom()); n > 5<<10 {
 		t.Errorf("with every limit exceeded the combined message would be %d bytes, over 5 KiB", n)
 	}
 }

@@ -44,7 +44,9 @@ func (r restriction) observed(where string, shown int) string {
 
 // oneLine replaces line breaks, which the API server rejects in messages (learned values may
 // hold them), by spaces.
-func oneLine(s string) string { return strings.NewReplacer("\r\n", " ", "\n", " ", "\r", " ").Replace(s) }
+func oneLine(s string) string {
+	return strings.NewReplacer("\r\n", " ", "\n", " ", "\r", " ").Replace(s)
+}
 
 // maxLimitWords bounds one exceeded limit's words in the combined message, so that all of them
 // stay within the API server's 5 KiB for an evaluated message (past it, the server falls back
