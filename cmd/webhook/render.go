@@ -1,17 +1,14 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
-	"io"
 	"os"
 
 	"github.com/spf13/cobra"
-	corev1 "k8s.io/api/core/v1"
 
+	"github.com/pod-security-advisor/pod-security-advisor/internal/state"
 	"github.com/pod-security-advisor/pod-security-advisor/pkg/aggregate"
 	"github.com/pod-security-advisor/pod-security-advisor/pkg/render"
-	"github.com/pod-security-advisor/pod-security-advisor/pkg/store"
 )
 
 func newRenderCommand() *cobra.Command {
@@ -42,7 +39,7 @@ kubectl prints them (one ConfigMap, or a List of all shards, which are joined).`
 				defer f.Close()
 				in, name = f, file
 			}
-			agg, err := readAggregate(in)
+			agg, err := state.Read(in)
 			if err != nil {
 				return fmt.Errorf("%s: %w", name, err)
 			}
@@ -60,39 +57,6 @@ kubectl prints them (one ConfigMap, or a List of all shards, which are joined).`
 	return cmd
 }
 
-// readAggregate reads an aggregate document, a state ConfigMap, or a List of state ConfigMaps.
-func readAggregate(r io.Reader) (*aggregate.Aggregate, error) {
-	data, err := io.ReadAll(r)
-	if err != nil {
-		return nil, err
-	}
-	var head struct {
-		Kind  string            `json:"kind"`
-		Items []json.RawMessage `json:"items"`
-	}
-	if err := json.Unmarshal(data, &head); err != nil {
-		return nil, fmt.Errorf("not JSON: %w", err)
-	}
-	agg := aggregate.New("render")
-	switch head.Kind {
-	case "ConfigMap":
-		return decodeShard(data)
-	case "List", "ConfigMapList":
-		for i, item := range head.Items {
-			shard, err := decodeShard(item)
-			if err != nil {
-				return nil, fmt.Errorf("item %d: %w", i+1, err)
-			}
-			agg.Merge(shard)
-		}
-		return agg, nil
-	}
-	if err := json.Unmarshal(data, agg); err != nil {
-		return nil, fmt.Errorf("reading aggregate: %w", err)
-	}
-	return agg, nil
-}
-
 // onlyNamespaces keeps the named namespaces of agg; a name it does not hold is an error, so a
 // typo is not mistaken for a namespace that needs nothing.
 func onlyNamespaces(agg *aggregate.Aggregate, names []string) (*aggregate.Aggregate, error) {
@@ -105,12 +69,4 @@ func onlyNamespaces(agg *aggregate.Aggregate, names []string) (*aggregate.Aggreg
 		out.Namespaces[ns] = n
 	}
 	return out, nil
-}
-
-func decodeShard(data []byte) (*aggregate.Aggregate, error) {
-	cm := &corev1.ConfigMap{}
-	if err := json.Unmarshal(data, cm); err != nil {
-		return nil, err
-	}
-	return store.Decode(cm)
 }

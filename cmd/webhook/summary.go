@@ -14,6 +14,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"sigs.k8s.io/yaml"
 
+	"github.com/pod-security-advisor/pod-security-advisor/internal/state"
 	"github.com/pod-security-advisor/pod-security-advisor/pkg/aggregate"
 	"github.com/pod-security-advisor/pod-security-advisor/pkg/pss"
 	"github.com/pod-security-advisor/pod-security-advisor/pkg/render"
@@ -46,7 +47,7 @@ stricter level. render prints the policies themselves.`,
 				defer f.Close()
 				in, name = f, file
 			}
-			agg, err := readAggregate(in)
+			agg, err := state.Read(in)
 			if err != nil {
 				return fmt.Errorf("%s: %w", name, err)
 			}
