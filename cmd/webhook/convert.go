@@ -58,6 +58,10 @@ func addRenderFlags(cmd *cobra.Command, opts *render.Options) {
 	cmd.Flags().StringVar(&opts.Format, "format", "vap", "output: "+strings.Join(render.Formats, ", "))
 	cmd.Flags().StringVar(&opts.Scope, "scope", "namespace", "one policy per: "+strings.Join(render.Scopes, ", "))
 	cmd.Flags().BoolVar(&opts.Enforce, "enforce", false, "vap, vap-shared: bind with validationActions [Deny] instead of [Warn, Audit]; gatekeeper: enforcementAction deny instead of dryrun")
+	// Checked before any input is read: a wrong flag is not found after a long read of stdin.
+	cmd.PreRunE = func(cmd *cobra.Command, _ []string) error {
+		return render.CheckFlags(*opts, cmd.Flags().Changed("scope"), cmd.Flags().Changed("enforce"))
+	}
 }
 
 // renderTo renders fully before writing, so a failure leaves stdout empty.

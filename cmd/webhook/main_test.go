@@ -226,6 +226,13 @@ func TestRenderStateConfigMaps(t *testing.T) {
 	if err != nil || got != want {
 		t.Fatalf("render of state ConfigMaps differs (%v):\n%s\nwant:\n%s", err, got, want)
 	}
+	asYAML, err := yaml.JSONToYAML(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, _, err := run(t, string(asYAML), "render", "--format", "pss"); err != nil || got != want {
+		t.Errorf("render of state ConfigMaps as YAML differs (%v):\n%s", err, got)
+	}
 	list.Items[0].Kind, list.Items[0].APIVersion = "ConfigMap", "v1"
 	one, _ := json.Marshal(list.Items[0])
 	if _, _, err := run(t, string(one), "render", "--format", "report"); err != nil {

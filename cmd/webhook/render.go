@@ -2,46 +2,39 @@ package main
 
 import (
 	"fmt"
-	"os"
 
 	"github.com/spf13/cobra"
 
-	"github.com/pod-security-advisor/pod-security-advisor/internal/state"
 	"github.com/pod-security-advisor/pod-security-advisor/pkg/aggregate"
 	"github.com/pod-security-advisor/pod-security-advisor/pkg/render"
 )
 
 func newRenderCommand() *cobra.Command {
 	var (
-		file       string
-		namespaces []string
-		opts       render.Options
+		file, namespace string
+		namespaces      []string
+		opts            render.Options
 	)
 	cmd := &cobra.Command{
 		Use:   "render [-f aggregate.json] --format F",
 		Short: "Print a policy from a saved aggregate",
 		Long: `render reads learned state and prints the policy in the chosen format and scope. The state is
 either an aggregate saved by "convert --format aggregate", or the webhook's state ConfigMaps as
-kubectl prints them (one ConfigMap, or a List of all shards, which are joined).`,
+kubectl prints them, JSON or YAML (one ConfigMap, or a List of all shards, which are joined).`,
 		Example: `  pod-security-advisor convert -f manifests/ --format aggregate > learned.json
   pod-security-advisor render -f learned.json --format pss
   kubectl get configmap -n pod-security-advisor -l pod-security-advisor.io/state -o json |
-    pod-security-advisor render --format report --namespaces team-a`,
+    pod-security-advisor render --format report --namespaces team-a
+  kubectl get configmap -n pod-security-advisor -l pod-security-advisor.io/state -o yaml |
+    pod-security-advisor render --format vap -n team-a`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			in := cmd.InOrStdin()
-			name := "stdin"
-			if file != "-" {
-				f, err := os.Open(file)
-				if err != nil {
-					return err
-				}
-				defer f.Close()
-				in, name = f, file
-			}
-			agg, err := state.Read(in)
+			agg, name, err := readState(cmd, file)
 			if err != nil {
-				return fmt.Errorf("%s: %w", name, err)
+				return err
+			}
+			if namespace != "" {
+				namespaces = append(namespaces, namespace)
 			}
 			if len(namespaces) > 0 {
 				if agg, err = onlyNamespaces(agg, namespaces); err != nil {
@@ -51,8 +44,9 @@ kubectl prints them (one ConfigMap, or a List of all shards, which are joined).`
 			return renderTo(cmd.OutOrStdout(), agg, opts)
 		},
 	}
-	cmd.Flags().StringVarP(&file, "filename", "f", "-", "aggregate JSON file, or - for stdin")
+	cmd.Flags().StringVarP(&file, "filename", "f", "-", "aggregate or state ConfigMaps (JSON or YAML), or - for stdin")
 	cmd.Flags().StringSliceVar(&namespaces, "namespaces", nil, "render only these namespaces (comma-separated; default all)")
+	cmd.Flags().StringVarP(&namespace, "namespace", "n", "", "render only this namespace (with --namespaces: these too)")
 	addRenderFlags(cmd, &opts)
 	return cmd
 }

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"fmt"
 	"io"
-	"os"
 	"regexp"
 	"slices"
 	"strings"
@@ -14,7 +13,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"sigs.k8s.io/yaml"
 
-	"github.com/pod-security-advisor/pod-security-advisor/internal/state"
 	"github.com/pod-security-advisor/pod-security-advisor/pkg/aggregate"
 	"github.com/pod-security-advisor/pod-security-advisor/pkg/pss"
 	"github.com/pod-security-advisor/pod-security-advisor/pkg/render"
@@ -38,18 +36,9 @@ stricter level. render prints the policies themselves.`,
     pod-security-advisor summary`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			in, name := cmd.InOrStdin(), "stdin"
-			if file != "-" {
-				f, err := os.Open(file)
-				if err != nil {
-					return err
-				}
-				defer f.Close()
-				in, name = f, file
-			}
-			agg, err := state.Read(in)
+			agg, _, err := readState(cmd, file)
 			if err != nil {
-				return fmt.Errorf("%s: %w", name, err)
+				return err
 			}
 			return summarize(cmd.OutOrStdout(), agg)
 		},

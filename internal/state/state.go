@@ -22,6 +22,9 @@ func Read(r io.Reader) (*aggregate.Aggregate, error) {
 	if err != nil {
 		return nil, err
 	}
+	if len(bytes.TrimSpace(data)) == 0 {
+		return nil, fmt.Errorf("empty input: no learned state")
+	}
 	// kubectl -o yaml: converted; JSON (the usual, and large) is read as it is.
 	if t := bytes.TrimLeft(data, " \t\r\n"); len(t) > 0 && t[0] != '{' {
 		if data, err = yaml.YAMLToJSON(data); err != nil {
