@@ -50,6 +50,7 @@ ValidatingAdmissionPolicy, legacy PodSecurityPolicy, and a JSON evidence report.
   convert  learn from manifests offline (no cluster needed) and print a policy
   render   print a policy from a saved aggregate
   check    say whether manifests pass a learned policy, listing every violation
+  inspect  learn from the pods of a running cluster in one pass (read-only) and print a policy
   summary  one line per namespace: level, restrictions, what blocks the next level
   uninstall  delete the state and policy ConfigMaps serve wrote (what helm uninstall keeps)
   version  print the version, commit and Go version`,
@@ -58,7 +59,7 @@ ValidatingAdmissionPolicy, legacy PodSecurityPolicy, and a JSON evidence report.
 		SilenceErrors: true,
 	}
 	root.SetVersionTemplate("{{.Version}}\n")
-	root.AddCommand(newServeCommand(), newConvertCommand(), newRenderCommand(), newCheckCommand(),
+	root.AddCommand(newServeCommand(), newConvertCommand(), newRenderCommand(), newCheckCommand(), newInspectCommand(),
 		newSummaryCommand(), newUninstallCommand(), newVersionCommand())
 	return root
 }
