@@ -102,8 +102,10 @@ type Violation struct {
 	// Enforced says that the binding denies (validationActions Deny), not only warns or audits.
 	Enforced bool `json:"enforced"`
 	// Fields are the pod's fields without which the validation passes:
-	// "containers[1].securityContext.capabilities.add: SYS_ADMIN". Empty when no single field
-	// is to blame (a required field is missing, or several fields fail together).
+	// "containers[1].securityContext.capabilities.add: SYS_ADMIN"; a container alone,
+	// "containers[0] (web)", when no field of it is to remove (a required field is missing, or
+	// a value was not learned: the message says what was). Empty when the pod-level fields
+	// fail only together.
 	Fields []string `json:"fields,omitempty"`
 }
 

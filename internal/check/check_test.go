@@ -174,7 +174,7 @@ spec:
 	for _, v := range res.Workloads[0].Violations {
 		fields = append(fields, v.Fields...)
 	}
-	if res.Denied != 1 || !slices.ContainsFunc(fields, func(f string) bool { return strings.HasPrefix(f, "containers[0]: ") }) {
+	if res.Denied != 1 || !slices.ContainsFunc(fields, func(f string) bool { return f == "containers[0] (web)" }) {
 		t.Errorf("%s: fields %q", res.Summary(), fields)
 	}
 }

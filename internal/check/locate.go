@@ -74,10 +74,14 @@ func locate(ctx context.Context, p *vapeval.Policy, ns *corev1.Namespace, pod *c
 			}
 			root := path{"spec", l, 0}
 			found := s.descend(alone, root)
-			if len(found) == 0 {
-				found = []path{root} // the container as a whole: a required field is missing
-			}
 			prefix := fmt.Sprintf("%s[%d]", l, n)
+			if len(found) == 0 {
+				// No field to remove: one is missing, or has a value not learned (the message
+				// says which are). The container is named.
+				name, _ := get(alone, append(slices.Clone(root), "name")).(string)
+				fields = append(fields, fmt.Sprintf("%s (%s)", prefix, name))
+				continue
+			}
 			for _, f := range found {
 				fields = append(fields, show(alone, f, &prefix))
 			}
