@@ -1,10 +1,17 @@
 package scenarios
 
 import (
+	"context"
 	"fmt"
 	"strings"
 	"testing"
 	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/rand"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/pod-security-advisor/pod-security-advisor/e2e/internal/harness"
 )
@@ -14,8 +21,22 @@ import (
 // `convert` of their manifests: the same workloads (a Deployment's pods are the Deployment's,
 // a Job created from a CronJob under another name is the CronJob's) with the same attributes.
 // The webhook is not installed. The DaemonSet is left out: without nodes it has no pods.
+// inspect runs with the read-only access the README documents and no more, in the
+// kubeconfig context's namespace.
 func TestInspectAgreesWithConvert(t *testing.T) {
 	c := harness.Client(t)
+	role := &rbacv1.ClusterRole{
+		ObjectMeta: metav1.ObjectMeta{Name: "pod-security-advisor-inspect-" + rand.String(5)},
+		Rules: []rbacv1.PolicyRule{
+			{APIGroups: []string{""}, Resources: []string{"pods"}, Verbs: []string{"list"}},
+			{APIGroups: []string{"apps"}, Resources: []string{"replicasets"}, Verbs: []string{"list"}},
+			{APIGroups: []string{"batch"}, Resources: []string{"jobs"}, Verbs: []string{"list"}},
+		},
+	}
+	if err := c.Create(context.Background(), role); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = c.Delete(context.Background(), role) })
 	var infra []string
 	for _, doc := range strings.Split(infraManifests(), "\n---\n") {
 		if !strings.Contains(doc, "kind: DaemonSet") {
@@ -46,12 +67,24 @@ func TestInspectAgreesWithConvert(t *testing.T) {
 			}
 			return nil
 		})
+		sa := &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "inspector"}}
+		binding := &rbacv1.RoleBinding{
+			ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "inspector"},
+			RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: role.Name},
+			Subjects:   []rbacv1.Subject{{Kind: rbacv1.ServiceAccountKind, Namespace: ns, Name: sa.Name}},
+		}
+		for _, obj := range []client.Object{sa, binding} {
+			if err := c.Create(context.Background(), obj); err != nil {
+				t.Fatal(err)
+			}
+		}
+		kubeconfig := harness.ServiceAccountKubeconfig(t, c, ns, sa.Name)
 		for _, format := range []string{"vap", "psp"} {
 			want, _, err := harness.Run(t, tc.manifests, harness.Advisor(t), "convert", "-f", "-", "-n", ns, "--format", format)
 			if err != nil {
 				t.Fatal(err)
 			}
-			got, stderr, err := harness.Run(t, "", harness.Advisor(t), "inspect", "--kubeconfig", harness.Kubeconfig(t), "-n", ns, "--format", format)
+			got, stderr, err := harness.Run(t, "", harness.Advisor(t), "inspect", "--kubeconfig", kubeconfig, "--format", format)
 			if err != nil {
 				t.Fatal(err)
 			}
