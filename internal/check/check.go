@@ -133,12 +133,13 @@ func Check(ctx context.Context, set *vapeval.Set, objects []manifest.Object) (*R
 		if len(ds) == 0 {
 			w.Verdict = Unbound
 		}
+		budget := maxProbes
 		for _, d := range ds {
 			p := set.Policies()[d.Policy]
 			for _, x := range d.Denials {
 				v := Violation{Policy: d.Policy, Binding: d.Binding, Validation: x.Validation, Message: x.Message, Enforced: d.Denies()}
 				if x.Validation >= 0 && !x.Error {
-					v.Fields = locate(ctx, p, set.Namespace(pod.Namespace), pod, x.Validation)
+					v.Fields = locate(ctx, p, set.Namespace(pod.Namespace), pod, x.Validation, &budget)
 				}
 				w.Violations = append(w.Violations, v)
 			}

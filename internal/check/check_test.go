@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -189,4 +190,33 @@ func TestLoadPolicyBadInput(t *testing.T) {
 			t.Errorf("%s: no error", name)
 		}
 	}
+}
+
+// A pod of many failing containers is located within the probe budget and the fields bound.
+func TestCheckBounded(t *testing.T) {
+	_, vap := learn(t, learned)
+	set, err := LoadPolicy(vap, render.ScopeNamespace)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b strings.Builder
+	b.WriteString("apiVersion: v1\nkind: Pod\nmetadata: {name: big, namespace: shop}\nspec:\n  containers:\n")
+	for i := range 300 {
+		fmt.Fprintf(&b, "  - {name: c%d, image: i, securityContext: {capabilities: {add: [SYS_ADMIN]}}}\n", i)
+	}
+	start := time.Now()
+	res, err := Check(context.Background(), set, read(t, b.String()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	fields := res.Workloads[0].Violations[0].Fields
+	if res.Denied != 1 || len(fields) != maxFields+1 || !strings.HasPrefix(fields[maxFields], "… ") {
+		t.Errorf("%s: %d fields, last %q", res.Summary(), len(fields), fields[len(fields)-1])
+	}
+	for _, f := range fields[:maxFields] {
+		if !strings.HasSuffix(f, ".securityContext.capabilities.add: SYS_ADMIN") {
+			t.Errorf("field %q: not the added capability", f)
+		}
+	}
+	t.Logf("300 failing containers located in %v", time.Since(start))
 }

@@ -15,7 +15,7 @@ import (
 )
 
 // Bounds of the search for offending fields: every probe is one evaluation of the policy, and
-// a pod is untrusted input of any size.
+// a pod is untrusted input of any size. maxProbes is per workload, shared by its violations.
 const (
 	maxProbes     = 2000
 	maxFields     = 20
@@ -29,12 +29,12 @@ var containerLists = []string{"containers", "initContainers", "ephemeralContaine
 // passes, as deep as a single field is to blame. The pod is taken apart in pieces: its
 // pod-level fields with no containers, then each container alone with the pod-level culprits
 // removed, so that a culprit in one container is found although another container has one too.
-func locate(ctx context.Context, p *vapeval.Policy, ns *corev1.Namespace, pod *corev1.Pod, i int) []string {
+func locate(ctx context.Context, p *vapeval.Policy, ns *corev1.Namespace, pod *corev1.Pod, i int, budget *int) []string {
 	obj, err := runtime.DefaultUnstructuredConverter.ToUnstructured(pod)
 	if err != nil {
 		return nil
 	}
-	s := &search{ctx: ctx, p: p, ns: ns, validation: i, budget: maxProbes}
+	s := &search{ctx: ctx, p: p, ns: ns, validation: i, budget: budget}
 	spec, _ := obj["spec"].(map[string]any)
 	if spec == nil {
 		return nil
@@ -66,6 +66,10 @@ func locate(ctx context.Context, p *vapeval.Policy, ns *corev1.Namespace, pod *c
 	for _, l := range containerLists {
 		list, _ := spec[l].([]any)
 		for n, c := range list {
+			if *s.budget <= 0 {
+				// Past the budget every probe fails: nothing more can be told apart.
+				return bound(append(fields, fmt.Sprintf("… the rest not searched (%d evaluations per workload at most)", maxProbes)))
+			}
 			alone := runtime.DeepCopyJSON(podLevel)
 			alone["spec"].(map[string]any)[l] = []any{runtime.DeepCopyJSONValue(c)}
 
@@ -87,6 +91,10 @@ func locate(ctx context.Context, p *vapeval.Policy, ns *corev1.Namespace, pod *c
 			}
 		}
 	}
+	return bound(fields)
+}
+
+func bound(fields []string) []string {
 	if len(fields) > maxFields {
 		fields = append(fields[:maxFields], fmt.Sprintf("… %d more", len(fields)-maxFields))
 	}
@@ -101,16 +109,16 @@ type search struct {
 	p          *vapeval.Policy
 	ns         *corev1.Namespace
 	validation int
-	budget     int
+	budget     *int // probes left
 }
 
 // fails says whether the validation fails for obj; past the budget it says yes, so nothing
 // more is blamed.
 func (s *search) fails(obj map[string]any) bool {
-	if s.budget <= 0 {
+	if *s.budget <= 0 {
 		return true
 	}
-	s.budget--
+	*s.budget--
 	pod := &corev1.Pod{}
 	if err := runtime.DefaultUnstructuredConverter.FromUnstructured(obj, pod); err != nil {
 		return true
