@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"slices"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -51,7 +52,7 @@ Exit status: 0 when every workload passes, 1 when some would be denied, 2 on bad
 				return usageError{fmt.Errorf("unknown output %q (valid: %s, %s)", output, checkText, checkJSON)}
 			}
 			if !slices.Contains(render.Scopes, scope) {
-				return usageError{fmt.Errorf("unknown scope %q (valid: %v)", scope, render.Scopes)}
+				return usageError{fmt.Errorf("unknown scope %q (valid: %s)", scope, strings.Join(render.Scopes, ", "))}
 			}
 			data, err := os.ReadFile(policyFile)
 			if err != nil {
@@ -85,7 +86,7 @@ Exit status: 0 when every workload passes, 1 when some would be denied, 2 on bad
 	cmd.Flags().StringVar(&policyFile, "policy", "", "learned state (aggregate or state ConfigMaps, JSON or YAML) or a vap / vap-shared rendering")
 	cmd.Flags().StringArrayVarP(&files, "filename", "f", nil, "manifest file, directory (walked for .yaml, .yml, .json) or - for stdin; repeatable")
 	cmd.Flags().StringVarP(&namespace, "namespace", "n", "default", "namespace of objects that do not name one")
-	cmd.Flags().StringVar(&scope, "scope", render.ScopeNamespace, "learned state: one policy per "+fmt.Sprint(render.Scopes)+", as render")
+	cmd.Flags().StringVar(&scope, "scope", render.ScopeNamespace, "learned state: one policy per "+strings.Join(render.Scopes, ", ")+", as render")
 	cmd.Flags().StringVarP(&output, "output", "o", checkText, "text or json")
 	cmd.Flags().BoolVarP(&verbose, "verbose", "v", false, "list each skipped document, not only their count by kind")
 	return cmd
