@@ -18,10 +18,6 @@ import (
 	"github.com/pod-security-advisor/pod-security-advisor/pkg/render"
 )
 
-// learnedAnnotationPrefix is the documented vap-shared contract: one Namespace annotation
-// learned.pod-security-advisor.io/<restriction> per restricted attribute (README).
-const learnedAnnotationPrefix = "learned.pod-security-advisor.io/"
-
 // The summary is what a person reads first: one line per namespace, with the rest a render away.
 func newSummaryCommand() *cobra.Command {
 	var file string
@@ -97,7 +93,7 @@ func learnedRestrictions(agg *aggregate.Aggregate) (map[string]int, error) {
 			continue
 		}
 		for key := range ns.Annotations {
-			if strings.HasPrefix(key, learnedAnnotationPrefix) {
+			if strings.HasPrefix(key, render.LearnedPrefix) {
 				counts[ns.Name]++
 			}
 		}

@@ -7,10 +7,11 @@ import (
 )
 
 // attribute is what the renderers make of one attribute of a Profile (one field, or a few that
-// only make sense together): its words in the evidence and in messages, and its
-// ValidatingAdmissionPolicy restriction, its PodSecurityPolicy field and its Gatekeeper constraint. Each lives in a file of its own, attr_<name>.go, named
-// as the observer's file in pkg/attributes; a renderer iterates attributeList, so a new
-// attribute is one file and one line in the list.
+// only make sense together): its words in the evidence and in messages, its
+// ValidatingAdmissionPolicy restriction, its PodSecurityPolicy field and its Gatekeeper
+// constraint. Each lives in a file of its own, attr_<name>.go, named as the observer's file in
+// pkg/attributes; a renderer iterates attributeList, so a new attribute is one file and one
+// line in the list.
 type attribute struct {
 	// allowances adds what p allows of the attribute, in words (see Allowances).
 	allowances func(p attributes.Profile, out *allowanceList)

@@ -7,6 +7,9 @@ import (
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apiserver/pkg/authentication/serviceaccount"
 
 	"github.com/pod-security-advisor/pod-security-advisor/pkg/attributes"
 )
@@ -79,18 +82,69 @@ const (
 )
 
 // renderPSP writes a PodSecurityPolicy per unit, for clusters older than 1.25 and for teams
-// moving from PSP-based tooling.
+// moving from PSP-based tooling, with the RBAC that makes it usable: PSP admission admits a pod
+// only under a policy that the pod's creator or its service account may `use`, so a policy
+// without a grant is one nobody can use.
 func renderPSP(w io.Writer, us []*unit, scope string) error {
 	s := &stream{w: w}
 	s.comment(
 		"PodSecurityPolicies (policy/v1beta1, removed in Kubernetes 1.25) learned by pod-security-advisor,",
-		"one per "+scopeNoun(scope)+". PSP cannot express hostUsers, Windows HostProcess, probe hosts",
-		"or several SELinux contexts; the ValidatingAdmissionPolicy format can.",
+		"one per "+scopeNoun(scope)+", each with a ClusterRole that may use it and a binding",
+		"to the service accounts it was learned for (whoever creates pods directly needs a binding",
+		"of their own). PSP cannot express hostUsers, Windows HostProcess, probe hosts or several",
+		"SELinux contexts; the ValidatingAdmissionPolicy format can.",
 	)
 	for _, u := range us {
 		s.doc(psp(u), evidenceComment(u)...)
+		s.doc(pspUseRole(u))
+		binding, comment := pspBinding(u)
+		s.doc(binding, comment...)
 	}
 	return s.err
+}
+
+// pspUseRole may use the unit's policy, and nothing else.
+func pspUseRole(u *unit) *rbacv1.ClusterRole {
+	return &rbacv1.ClusterRole{
+		TypeMeta:   metav1.TypeMeta{APIVersion: rbacv1.SchemeGroupVersion.String(), Kind: "ClusterRole"},
+		ObjectMeta: metav1.ObjectMeta{Name: u.Name},
+		Rules: []rbacv1.PolicyRule{{
+			APIGroups: []string{"policy"}, Resources: []string{"podsecuritypolicies"},
+			ResourceNames: []string{u.Name}, Verbs: []string{"use"},
+		}},
+	}
+}
+
+// pspBinding grants the unit's role to the service accounts of the pods the unit covers: all
+// of the cluster's, the namespace's, or one account. The namespace's unit for its other
+// service accounts can only be granted to all of the namespace's: RBAC cannot leave some out.
+func pspBinding(u *unit) (any, []string) {
+	ref := rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: u.Name}
+	group := func(name string) []rbacv1.Subject {
+		return []rbacv1.Subject{{Kind: rbacv1.GroupKind, APIGroup: rbacv1.GroupName, Name: name}}
+	}
+	if u.Namespace == "" {
+		return &rbacv1.ClusterRoleBinding{
+			TypeMeta:   metav1.TypeMeta{APIVersion: rbacv1.SchemeGroupVersion.String(), Kind: "ClusterRoleBinding"},
+			ObjectMeta: metav1.ObjectMeta{Name: u.Name},
+			Subjects:   group(serviceaccount.AllServiceAccountsGroup), RoleRef: ref,
+		}, nil
+	}
+	b := &rbacv1.RoleBinding{
+		TypeMeta:   metav1.TypeMeta{APIVersion: rbacv1.SchemeGroupVersion.String(), Kind: "RoleBinding"},
+		ObjectMeta: metav1.ObjectMeta{Name: u.Name, Namespace: u.Namespace},
+		Subjects:   group(serviceaccount.MakeNamespaceGroupName(u.Namespace)), RoleRef: ref,
+	}
+	var comment []string
+	switch u.ServiceAccount {
+	case "":
+	case otherAccounts:
+		comment = []string{"Granted to every service account of the namespace: RBAC cannot leave out the learned ones,",
+			"so their pods are admitted under this policy too (PSP admits a pod under any policy it may use)."}
+	default:
+		b.Subjects = []rbacv1.Subject{{Kind: rbacv1.ServiceAccountKind, Name: u.ServiceAccount, Namespace: u.Namespace}}
+	}
+	return b, comment
 }
 
 func psp(u *unit) *podSecurityPolicy {

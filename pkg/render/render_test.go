@@ -14,6 +14,7 @@ import (
 
 	admv1 "k8s.io/api/admissionregistration/v1"
 	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
 	"k8s.io/apimachinery/pkg/util/validation"
 	"sigs.k8s.io/yaml"
 
@@ -181,6 +182,12 @@ func TestDocumentsParse(t *testing.T) {
 				into = &corev1.Namespace{}
 			case "PodSecurityPolicy":
 				into = &podSecurityPolicy{}
+			case "ClusterRole":
+				into = &rbacv1.ClusterRole{}
+			case "RoleBinding":
+				into = &rbacv1.RoleBinding{}
+			case "ClusterRoleBinding":
+				into = &rbacv1.ClusterRoleBinding{}
 			default:
 				if strings.HasPrefix(meta.Kind, "K8sPSP") {
 					into = &gkConstraint{}

@@ -35,12 +35,13 @@ import (
 // validation for what every observed pod may do. The policy escapes the pod's value the same
 // way and looks for "\n<value>\n", so a value can only match a whole entry.
 const (
-	learnedPrefix = "learned.pod-security-advisor.io/"
+	// LearnedPrefix begins each annotation key of the documented contract.
+	LearnedPrefix = "learned.pod-security-advisor.io/"
 	// learnedVersion is the label that binds the shared policy to a namespace, and names the
 	// encoding of its annotations.
-	learnedVersion     = learnedPrefix + "version"
+	learnedVersion     = LearnedPrefix + "version"
 	learnedVersionV1   = "v1"
-	learnedWorkloads   = learnedPrefix + "workloads"
+	learnedWorkloads   = LearnedPrefix + "workloads"
 	sharedPolicyName   = namePrefix + "learned"
 	learnedVar         = "variables.learned"
 	entryEscapes       = `.replace('\\', '\\\\').replace('\n', '\\n').replace('\t', '\\t')`
@@ -175,7 +176,7 @@ func renderVAPShared(w io.Writer, us []*unit, enforce bool) error {
 	s.comment(
 		"One ValidatingAdmissionPolicy learned by pod-security-advisor for every namespace; each",
 		"namespace's learned values are annotations on its Namespace, applied with the policy.",
-		"Each "+learnedPrefix+"<restriction> annotation lists the values observed pods used,",
+		"Each "+LearnedPrefix+"<restriction> annotation lists the values observed pods used,",
 		"one per line (empty: none); an attribute without one is not restricted. The policy is bound",
 		"to namespaces labelled "+learnedVersion+"="+learnedVersionV1+", and denies a pod anything more privileged.",
 	)
@@ -228,7 +229,7 @@ func learnedNamespace(u *unit) (namespaceAnnotationsDoc, error) {
 		if i < 0 {
 			return doc, fmt.Errorf("render: the shared policy has no check for restriction %s", r.name)
 		}
-		a[learnedPrefix+r.name] = encodeEntries(r.name, sharedChecks[i].entries(u.Profile))
+		a[LearnedPrefix+r.name] = encodeEntries(r.name, sharedChecks[i].entries(u.Profile))
 	}
 	doc.Metadata.Annotations = a
 	return doc, nil
@@ -255,7 +256,7 @@ func sharedPolicy() *admv1.ValidatingAdmissionPolicy {
 		},
 	}
 	for _, c := range sharedChecks {
-		key := quote(learnedPrefix + c.name)
+		key := quote(LearnedPrefix + c.name)
 		if c.name != "hostPathReadOnly" && !slices.Contains(valueFree, c.name) {
 			p.Spec.Variables = append(p.Spec.Variables, admv1.Variable{Name: c.name, Expression: fmt.Sprintf(`%s in %s ? '\n' + %s[%s] : ''`, key, learnedVar, learnedVar, key)})
 		}
@@ -285,7 +286,7 @@ func sharedPolicy() *admv1.ValidatingAdmissionPolicy {
 // the annotation holds a dash at all. The dash is looked for after the first character, so a
 // negative bound parses too and a negative single value is no range.
 func rangesVariable(name string) string {
-	key := quote(learnedPrefix + name)
+	key := quote(LearnedPrefix + name)
 	return fmt.Sprintf("%[1]s in %[2]s && %[2]s[%[1]s].contains('-') ?\n"+
 		"  %[2]s[%[1]s].split('\\n').filter(e, e.size() > 1 && e.indexOf('-', 1) > 0).map(e,\n"+
 		"    [int(e.substring(0, e.indexOf('-', 1))), int(e.substring(e.indexOf('-', 1) + 1))]) :\n  []",
@@ -302,7 +303,7 @@ func entryLiteral(entry string) string {
 // static: the API server evaluates every messageExpression of a policy on every request, denied
 // or not, and spelling out the entries there cost more than all the validations together.
 func sharedMessage(c sharedCheck) string {
-	where := " (Namespace annotation " + learnedPrefix + c.name + ")"
+	where := " (Namespace annotation " + LearnedPrefix + c.name + ")"
 	if c.noun == "" {
 		return "no observed pod in this namespace " + referenceRestrictions()[c.name].none + where
 	}

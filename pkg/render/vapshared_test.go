@@ -175,7 +175,7 @@ func TestSharedNamespaces(t *testing.T) {
 		rs, _ := restrictions(u.Profile)
 		want := []string{learnedWorkloads}
 		for _, r := range rs {
-			want = append(want, learnedPrefix+r.name)
+			want = append(want, LearnedPrefix+r.name)
 		}
 		if got := slices.Sorted(maps.Keys(doc.Metadata.Annotations)); !slices.Equal(got, slices.Sorted(slices.Values(want))) {
 			t.Errorf("namespace %s: annotations %v, want %v", u.Namespace, got, want)
