@@ -1,12 +1,16 @@
 # pod-security-advisor — see README.md.
 GO      ?= go
 BIN     := bin/pod-security-advisor
+# What `pod-security-advisor version` prints.
+VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
+COMMIT  ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
+LDFLAGS := -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 FUZZTIME ?= 30s
 
 .PHONY: build test fuzz bench demo demo-offline clean
 
 build:
-	$(GO) build -o $(BIN) ./cmd/webhook
+	$(GO) build -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/webhook
 
 # Unit tests, vet included (the offline PSA fixture tests read the module cache), and the chart
 # tests: helm lint, golden renderings, restricted PSS of the chart's own pods.

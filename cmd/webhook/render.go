@@ -1,50 +1,40 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
-	"io"
-	"os"
 
 	"github.com/spf13/cobra"
-	corev1 "k8s.io/api/core/v1"
 
 	"github.com/pod-security-advisor/pod-security-advisor/pkg/aggregate"
 	"github.com/pod-security-advisor/pod-security-advisor/pkg/render"
-	"github.com/pod-security-advisor/pod-security-advisor/pkg/store"
 )
 
 func newRenderCommand() *cobra.Command {
 	var (
-		file       string
-		namespaces []string
-		opts       render.Options
+		file, namespace string
+		namespaces      []string
+		opts            render.Options
 	)
 	cmd := &cobra.Command{
 		Use:   "render [-f aggregate.json] --format F",
 		Short: "Print a policy from a saved aggregate",
 		Long: `render reads learned state and prints the policy in the chosen format and scope. The state is
 either an aggregate saved by "convert --format aggregate", or the webhook's state ConfigMaps as
-kubectl prints them (one ConfigMap, or a List of all shards, which are joined).`,
+kubectl prints them, JSON or YAML (one ConfigMap, or a List of all shards, which are joined).`,
 		Example: `  pod-security-advisor convert -f manifests/ --format aggregate > learned.json
   pod-security-advisor render -f learned.json --format pss
   kubectl get configmap -n pod-security-advisor -l pod-security-advisor.io/state -o json |
-    pod-security-advisor render --format report --namespaces team-a`,
+    pod-security-advisor render --format report --namespaces team-a
+  kubectl get configmap -n pod-security-advisor -l pod-security-advisor.io/state -o yaml |
+    pod-security-advisor render --format vap -n team-a`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			in := cmd.InOrStdin()
-			name := "stdin"
-			if file != "-" {
-				f, err := os.Open(file)
-				if err != nil {
-					return err
-				}
-				defer f.Close()
-				in, name = f, file
-			}
-			agg, err := readAggregate(in)
+			agg, name, err := readState(cmd, file)
 			if err != nil {
-				return fmt.Errorf("%s: %w", name, err)
+				return err
+			}
+			if namespace != "" {
+				namespaces = append(namespaces, namespace)
 			}
 			if len(namespaces) > 0 {
 				if agg, err = onlyNamespaces(agg, namespaces); err != nil {
@@ -54,43 +44,11 @@ kubectl prints them (one ConfigMap, or a List of all shards, which are joined).`
 			return renderTo(cmd.OutOrStdout(), agg, opts)
 		},
 	}
-	cmd.Flags().StringVarP(&file, "filename", "f", "-", "aggregate JSON file, or - for stdin")
+	cmd.Flags().StringVarP(&file, "filename", "f", "-", "aggregate or state ConfigMaps (JSON or YAML), or - for stdin")
 	cmd.Flags().StringSliceVar(&namespaces, "namespaces", nil, "render only these namespaces (comma-separated; default all)")
+	cmd.Flags().StringVarP(&namespace, "namespace", "n", "", "render only this namespace (with --namespaces: these too)")
 	addRenderFlags(cmd, &opts)
 	return cmd
-}
-
-// readAggregate reads an aggregate document, a state ConfigMap, or a List of state ConfigMaps.
-func readAggregate(r io.Reader) (*aggregate.Aggregate, error) {
-	data, err := io.ReadAll(r)
-	if err != nil {
-		return nil, err
-	}
-	var head struct {
-		Kind  string            `json:"kind"`
-		Items []json.RawMessage `json:"items"`
-	}
-	if err := json.Unmarshal(data, &head); err != nil {
-		return nil, fmt.Errorf("not JSON: %w", err)
-	}
-	agg := aggregate.New("render")
-	switch head.Kind {
-	case "ConfigMap":
-		return decodeShard(data)
-	case "List", "ConfigMapList":
-		for i, item := range head.Items {
-			shard, err := decodeShard(item)
-			if err != nil {
-				return nil, fmt.Errorf("item %d: %w", i+1, err)
-			}
-			agg.Merge(shard)
-		}
-		return agg, nil
-	}
-	if err := json.Unmarshal(data, agg); err != nil {
-		return nil, fmt.Errorf("reading aggregate: %w", err)
-	}
-	return agg, nil
 }
 
 // onlyNamespaces keeps the named namespaces of agg; a name it does not hold is an error, so a
@@ -105,12 +63,4 @@ func onlyNamespaces(agg *aggregate.Aggregate, names []string) (*aggregate.Aggreg
 		out.Namespaces[ns] = n
 	}
 	return out, nil
-}
-
-func decodeShard(data []byte) (*aggregate.Aggregate, error) {
-	cm := &corev1.ConfigMap{}
-	if err := json.Unmarshal(data, cm); err != nil {
-		return nil, err
-	}
-	return store.Decode(cm)
 }

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"fmt"
 	"io"
-	"os"
 	"regexp"
 	"slices"
 	"strings"
@@ -33,18 +32,9 @@ stricter level. render prints the policies themselves.`,
     pod-security-advisor summary`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			in, name := cmd.InOrStdin(), "stdin"
-			if file != "-" {
-				f, err := os.Open(file)
-				if err != nil {
-					return err
-				}
-				defer f.Close()
-				in, name = f, file
-			}
-			agg, err := readAggregate(in)
+			agg, _, err := readState(cmd, file)
 			if err != nil {
-				return fmt.Errorf("%s: %w", name, err)
+				return err
 			}
 			return summarize(cmd.OutOrStdout(), agg)
 		},
