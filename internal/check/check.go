@@ -137,6 +137,9 @@ func Check(ctx context.Context, set *vapeval.Set, objects []manifest.Object) (*R
 		for _, d := range ds {
 			p := set.Policies()[d.Policy]
 			for _, x := range d.Denials {
+				if x.Validation >= 0 && render.Combined(p.Spec().Spec.Validations[x.Validation]) {
+					continue // the validations after it say each limit
+				}
 				v := Violation{Policy: d.Policy, Binding: d.Binding, Validation: x.Validation, Message: x.Message, Enforced: d.Denies()}
 				if x.Validation >= 0 && !x.Error {
 					v.Fields = locate(ctx, p, set.Namespace(pod.Namespace), pod, x.Validation, &budget)

@@ -66,6 +66,10 @@ func vapPolicy(u *unit) *admv1.ValidatingAdmissionPolicy {
 	if len(rs) == 0 {
 		return p
 	}
+	if len(rs) == 1 { // its own validation names the one limit
+		p.Spec.Validations = []admv1.Validation{{Expression: rs[0].expr, Message: rs[0].message(u), Reason: &reason}}
+		return p
+	}
 	// Each restriction is a variable, evaluated once per pod however many expressions read it,
 	// so that the first validation can name in one message every learned limit the pod
 	// exceeds: the API server denies with the first failing validation's message only. The
@@ -96,6 +100,12 @@ func vapPolicy(u *unit) *admv1.ValidatingAdmissionPolicy {
 
 // withinPrefix names the variable that holds whether the pod is within one learned limit.
 const withinPrefix = "within_"
+
+// Combined reports whether v is a learned VAP's first validation, which fails with every other
+// and names them all: a reader that reports validations one by one skips it.
+func Combined(v admv1.Validation) bool {
+	return v.MessageExpression != "" && strings.HasPrefix(v.Expression, "variables."+withinPrefix) && strings.Contains(v.Expression, "&&")
+}
 
 func vapBinding(u *unit, actions []admv1.ValidationAction) *admv1.ValidatingAdmissionPolicyBinding {
 	b := &admv1.ValidatingAdmissionPolicyBinding{
