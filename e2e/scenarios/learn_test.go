@@ -129,17 +129,22 @@ spec:
 `
 }
 
+// reportEntry is a privilege, setting or requirement of report.json, and its workloads.
+type reportEntry struct {
+	Name      string `json:"name"`
+	Workloads []struct {
+		Namespace       string   `json:"namespace"`
+		Kind            string   `json:"kind"`
+		Name            string   `json:"name"`
+		ServiceAccounts []string `json:"serviceAccounts"`
+	} `json:"workloads"`
+}
+
 // reportDoc is the part of report.json the scenarios read.
 type reportDoc struct {
-	Allowances []struct {
-		Allowance string `json:"allowance"`
-		Workloads []struct {
-			Namespace       string   `json:"namespace"`
-			Kind            string   `json:"kind"`
-			Name            string   `json:"name"`
-			ServiceAccounts []string `json:"serviceAccounts"`
-		} `json:"workloads"`
-	} `json:"allowances"`
+	Privileges   []reportEntry `json:"privileges"`
+	Settings     []reportEntry `json:"settings"`
+	Requirements []reportEntry `json:"requirements"`
 	Namespaces map[string]struct {
 		Level string `json:"level"`
 	} `json:"namespaces"`
@@ -188,29 +193,37 @@ func TestLearnsOwnerWorkloads(t *testing.T) {
 	if err := json.Unmarshal([]byte(r.PolicyKey(t, "report.json")), &rep); err != nil {
 		t.Fatalf("report.json: %v", err)
 	}
-	evidence := map[string][]string{} // allowance → workloads with their service accounts
-	seen := map[string][]string{}
-	for _, a := range rep.Allowances {
-		for _, w := range a.Workloads {
-			key := w.Namespace + "/" + w.Kind + "/" + w.Name
-			evidence[a.Allowance] = append(evidence[a.Allowance], key)
-			seen[key] = w.ServiceAccounts
+	evidence := map[string][]string{} // "privilege: hostPID", … → workloads
+	seen := map[string][]string{}       // workload → its service accounts
+	for kind, list := range map[string][]reportEntry{"privilege": rep.Privileges, "setting": rep.Settings, "requirement": rep.Requirements} {
+		for _, e := range list {
+			for _, w := range e.Workloads {
+				key := w.Namespace + "/" + w.Kind + "/" + w.Name
+				evidence[kind+": "+e.Name] = append(evidence[kind+": "+e.Name], key)
+				seen[key] = w.ServiceAccounts
+			}
 		}
 	}
 	if !reflect.DeepEqual(seen, want) {
 		t.Errorf("report.json names workloads and service accounts\n got %v\nwant %v", seen, want)
 	}
 	for allowance, who := range map[string][]string{
-		"hostPID":              {infra + "/DaemonSet/agent"},
-		"hostPath /var/log ro": {infra + "/DaemonSet/agent"},
-		"runAsUser 0":          {batch + "/CronJob/nightly"},
-		"runAsUser 999":        {infra + "/StatefulSet/db"},
-		"runAsUser 1000":       {web + "/Deployment/web", web + "/Pod/solo", batch + "/Job/migrate"},
+		"privilege: hostPID":              {infra + "/DaemonSet/agent"},
+		"privilege: hostPath /var/log ro": {infra + "/DaemonSet/agent"},
+		"privilege: runAsUser 0":          {batch + "/CronJob/nightly"},
+		"setting: runAsUser 999":          {infra + "/StatefulSet/db"},
+		"setting: runAsUser 1000":         {web + "/Deployment/web", web + "/Pod/solo", batch + "/Job/migrate"},
 	} {
 		slices.Sort(who)
 		if got := slices.Sorted(slices.Values(evidence[allowance])); !reflect.DeepEqual(got, who) {
 			t.Errorf("report.json: %q is needed by %v, want %v", allowance, got, who)
 		}
+	}
+	// Requirements held are listed apart from what is used: the restricted web Deployment runs
+	// as non-root, the CronJob that runs as root does not.
+	nonRoot := evidence["requirement: runs as non-root (runAsNonRoot: true)"]
+	if !slices.Contains(nonRoot, web+"/Deployment/web") || slices.Contains(nonRoot, batch+"/CronJob/nightly") {
+		t.Errorf("report.json: runs as non-root held by %v, want %s and not %s", nonRoot, web+"/Deployment/web", batch+"/CronJob/nightly")
 	}
 	for ns, level := range map[string]string{web: "restricted", batch: "baseline", infra: "privileged"} {
 		if got := rep.Namespaces[ns].Level; got != level {

@@ -16,7 +16,9 @@ const fieldAppArmorProfiles = "appArmorProfiles"
 
 var appArmorAttribute = attribute{
 	allowances: func(p attributes.Profile, out *allowanceList) {
-		out.each(p, fieldAppArmorProfiles, "appArmor ", p.AppArmorProfiles, attributes.AnyAppArmorProfiles)
+		out.each(p, fieldAppArmorProfiles, "appArmor ", p.AppArmorProfiles, attributes.AnyAppArmorProfiles, func(v string) bool {
+			return v == string(corev1.AppArmorProfileTypeUnconfined) // unset: the runtime's default profile
+		})
 	},
 	restrictions: func(p attributes.Profile, out *restrictionList) {
 		if out.limited(attributes.AnyAppArmorProfiles) {

@@ -16,8 +16,11 @@ const (
 )
 
 var capabilitiesAttribute = attribute{
+	requirements: func(p attributes.Profile) []string {
+		return held(!p.KeepsDefaultCapabilities, "drops ALL capabilities")
+	},
 	allowances: func(p attributes.Profile, out *allowanceList) {
-		out.each(p, fieldAddedCapabilities, "capability ", p.AddedCapabilities, attributes.AnyAddedCapabilities)
+		out.each(p, fieldAddedCapabilities, "capability ", p.AddedCapabilities, attributes.AnyAddedCapabilities, always)
 		out.flag(fieldKeepsDefaultCapabilities, p.KeepsDefaultCapabilities, "capabilities drop ALL not set")
 	},
 	restrictions: func(p attributes.Profile, out *restrictionList) {

@@ -6,7 +6,14 @@ import "github.com/pod-security-advisor/pod-security-advisor/pkg/attributes"
 const fieldHostUsers = "hostUsers"
 
 var hostUsersAttribute = attribute{
-	allowances: func(p attributes.Profile, out *allowanceList) { out.flag(fieldHostUsers, p.HostUsers, "hostUsers") },
+	allowances: func(p attributes.Profile, out *allowanceList) {
+		if p.HostUsers { // the default: Pod Security Standards allow it at every level
+			out.setting(fieldHostUsers, "hostUsers")
+		}
+	},
+	requirements: func(p attributes.Profile) []string {
+		return held(!p.HostUsers, "runs in a user namespace of its own (hostUsers: false)")
+	},
 	restrictions: func(p attributes.Profile, out *restrictionList) {
 		if !p.HostUsers {
 			// hostUsers unset means the host user namespace, so only an explicit false passes.

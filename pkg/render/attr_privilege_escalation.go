@@ -7,6 +7,9 @@ import "github.com/pod-security-advisor/pod-security-advisor/pkg/attributes"
 const fieldAllowPrivilegeEscalation = "allowPrivilegeEscalation"
 
 var privilegeEscalationAttribute = attribute{
+	requirements: func(p attributes.Profile) []string {
+		return held(!p.AllowPrivilegeEscalation, "no privilege escalation (allowPrivilegeEscalation: false)")
+	},
 	allowances: func(p attributes.Profile, out *allowanceList) {
 		out.flag(fieldAllowPrivilegeEscalation, p.AllowPrivilegeEscalation, "allowPrivilegeEscalation")
 	},

@@ -13,7 +13,9 @@ const fieldProbeHosts = "probeHosts"
 
 var probeHostsAttribute = attribute{
 	allowances: func(p attributes.Profile, out *allowanceList) {
-		out.each(p, fieldProbeHosts, "probe host ", p.ProbeHosts, attributes.AnyProbeHosts)
+		out.each(p, fieldProbeHosts, "probe host ", p.ProbeHosts, attributes.AnyProbeHosts, func(h string) bool {
+			return h != "127.0.0.1" && h != "::1" && h != "localhost" // the pod's own host: no reach beyond it
+		})
 	},
 	restrictions: func(p attributes.Profile, out *restrictionList) {
 		if out.limited(attributes.AnyProbeHosts) {

@@ -14,7 +14,7 @@ const fieldProcMountTypes = "procMountTypes"
 
 var procMountAttribute = attribute{
 	allowances: func(p attributes.Profile, out *allowanceList) {
-		out.each(p, fieldProcMountTypes, "procMount ", p.ProcMountTypes, attributes.AnyProcMountTypes)
+		out.each(p, fieldProcMountTypes, "procMount ", p.ProcMountTypes, attributes.AnyProcMountTypes, func(t string) bool { return t != string(corev1.DefaultProcMount) })
 	},
 	restrictions: func(p attributes.Profile, out *restrictionList) {
 		if out.limited(attributes.AnyProcMountTypes) &&

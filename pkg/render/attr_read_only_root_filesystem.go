@@ -7,6 +7,9 @@ import "github.com/pod-security-advisor/pod-security-advisor/pkg/attributes"
 const fieldWritableRootFilesystem = "writableRootFilesystem"
 
 var readOnlyRootFilesystemAttribute = attribute{
+	requirements: func(p attributes.Profile) []string {
+		return held(!p.WritableRootFilesystem, "read-only root filesystem (readOnlyRootFilesystem: true)")
+	},
 	allowances: func(p attributes.Profile, out *allowanceList) {
 		out.flag(fieldWritableRootFilesystem, p.WritableRootFilesystem, "readOnlyRootFilesystem not set")
 	},

@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"strings"
 
+	corev1 "k8s.io/api/core/v1"
+
 	"github.com/pod-security-advisor/pod-security-advisor/pkg/attributes"
 )
 
@@ -17,9 +19,20 @@ const fieldSeccompProfiles = "seccompProfiles"
 // pod or its own security context or the deprecated annotations: listed, it admits that.
 const gkSeccompUnset = "not configured"
 
+// seccompPrivilege: Unconfined, and no profile at all, which is Unconfined unless the kubelet
+// runs with SeccompDefault.
+func seccompPrivilege(v string) bool {
+	return v == string(corev1.SeccompProfileTypeUnconfined) || v == attributes.ProfileUnset
+}
+
 var seccompAttribute = attribute{
+	requirements: func(p attributes.Profile) []string {
+		confined := len(p.SeccompProfiles) > 0 && !p.AnyValue.Has(attributes.AnySeccompProfiles) &&
+			!slices.ContainsFunc(p.SeccompProfiles, seccompPrivilege)
+		return held(confined, "a seccomp profile (RuntimeDefault or Localhost)")
+	},
 	allowances: func(p attributes.Profile, out *allowanceList) {
-		out.each(p, fieldSeccompProfiles, "seccomp ", p.SeccompProfiles, attributes.AnySeccompProfiles)
+		out.each(p, fieldSeccompProfiles, "seccomp ", p.SeccompProfiles, attributes.AnySeccompProfiles, seccompPrivilege)
 	},
 	restrictions: func(p attributes.Profile, out *restrictionList) {
 		if out.limited(attributes.AnySeccompProfiles) {

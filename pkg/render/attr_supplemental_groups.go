@@ -11,7 +11,7 @@ const fieldSupplementalGroups = "supplementalGroups"
 
 var supplementalGroupsAttribute = attribute{
 	allowances: func(p attributes.Profile, out *allowanceList) {
-		out.ranges(fieldSupplementalGroups, "supplementalGroups ", p.SupplementalGroups)
+		out.ranges(fieldSupplementalGroups, "supplementalGroups ", p.SupplementalGroups, hasRoot)
 	},
 	restrictions: func(p attributes.Profile, out *restrictionList) {
 		supOK := podSC + ".supplementalGroups.size() == 0"

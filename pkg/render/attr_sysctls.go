@@ -13,7 +13,7 @@ const fieldSysctls = "sysctls"
 
 var sysctlsAttribute = attribute{
 	allowances: func(p attributes.Profile, out *allowanceList) {
-		out.each(p, fieldSysctls, "sysctl ", p.Sysctls, attributes.AnySysctls)
+		out.each(p, fieldSysctls, "sysctl ", p.Sysctls, attributes.AnySysctls, always)
 	},
 	restrictions: func(p attributes.Profile, out *restrictionList) {
 		sysOK := podSC + ".sysctls.size() == 0"

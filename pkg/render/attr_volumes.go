@@ -19,7 +19,7 @@ const (
 
 var volumeTypesAttribute = attribute{
 	allowances: func(p attributes.Profile, out *allowanceList) {
-		out.each(p, fieldVolumeTypes, "volume ", p.VolumeTypes, attributes.AnyVolumeTypes)
+		out.each(p, fieldVolumeTypes, "volume ", p.VolumeTypes, attributes.AnyVolumeTypes, func(t string) bool { return t == "hostPath" })
 	},
 	restrictions: func(p attributes.Profile, out *restrictionList) {
 		// Deny each source field the profile did not use. The names come from the VolumeSource
@@ -59,8 +59,8 @@ var volumeTypesAttribute = attribute{
 // volume type is denied).
 var volumeDriversAttribute = attribute{
 	allowances: func(p attributes.Profile, out *allowanceList) {
-		out.each(p, fieldFlexVolumeDrivers, "flexVolume driver ", p.FlexVolumeDrivers, attributes.AnyFlexVolumeDrivers)
-		out.each(p, fieldCSIDrivers, "csi driver ", p.CSIDrivers, attributes.AnyCSIDrivers)
+		out.each(p, fieldFlexVolumeDrivers, "flexVolume driver ", p.FlexVolumeDrivers, attributes.AnyFlexVolumeDrivers, always)
+		out.each(p, fieldCSIDrivers, "csi driver ", p.CSIDrivers, attributes.AnyCSIDrivers, never)
 	},
 	restrictions: func(p attributes.Profile, out *restrictionList) {
 		typeAllowed := func(t string) bool {

@@ -15,6 +15,9 @@ import (
 type attribute struct {
 	// allowances adds what p allows of the attribute, in words (see Allowances).
 	allowances func(p attributes.Profile, out *allowanceList)
+	// requirements are the restrictions of the attribute that p holds beyond the default, in
+	// words (see Requirements); nil where the attribute has none.
+	requirements func(p attributes.Profile) []string
 	// restrictions adds what p does not allow of it, as CEL; nothing where p allows it all.
 	restrictions func(p attributes.Profile, out *restrictionList)
 	// psp sets the attribute's PodSecurityPolicy fields and annotations; nil where PSP has none.
@@ -57,9 +60,18 @@ var attributeList = []attribute{
 // allowanceList collects a profile's allowances, each tagged with its Profile field.
 type allowanceList []Allowance
 
-func (l *allowanceList) add(field, text string) { *l = append(*l, Allowance{field, text}) }
+// add adds a privilege; setting adds a value that grants nothing by itself (see Allowance).
+func (l *allowanceList) add(field, text string) { *l = append(*l, Allowance{field, text, true}) }
+func (l *allowanceList) setting(field, text string) {
+	*l = append(*l, Allowance{field, text, false})
+}
 
-// flag adds text when a boolean allowance is on.
+// addIf adds a privilege or a setting.
+func (l *allowanceList) addIf(privilege bool, field, text string) {
+	*l = append(*l, Allowance{field, text, privilege})
+}
+
+// flag adds the privilege text when a boolean allowance is on.
 func (l *allowanceList) flag(field string, on bool, text string) {
 	if on {
 		l.add(field, text)
@@ -74,18 +86,24 @@ func (l *allowanceList) anyValue(p attributes.Profile, field, prefix string, f a
 	}
 }
 
-// each adds one allowance per value of a set, and its widening.
-func (l *allowanceList) each(p attributes.Profile, field, prefix string, values []string, f attributes.Fields) {
+// each adds one allowance per value of a set, a privilege where privilege says so, and its
+// widening.
+func (l *allowanceList) each(p attributes.Profile, field, prefix string, values []string, f attributes.Fields, privilege func(string) bool) {
 	for _, v := range values {
-		l.add(field, prefix+v)
+		l.addIf(privilege(v), field, prefix+v)
 	}
 	l.anyValue(p, field, prefix, f)
 }
 
-// ranges adds one allowance per range, and the rounding of a set with too many.
-func (l *allowanceList) ranges(field, prefix string, rs attributes.Ranges) {
+// always and never classify every value of a set alike.
+func always(string) bool { return true }
+func never(string) bool  { return false }
+
+// ranges adds one allowance per range, a privilege where privilege says so, and the rounding
+// of a set with too many (a widening, so a privilege).
+func (l *allowanceList) ranges(field, prefix string, rs attributes.Ranges, privilege func(attributes.Range) bool) {
 	for _, r := range rs {
-		l.add(field, prefix+r.String())
+		l.addIf(privilege(r), field, prefix+r.String())
 	}
 	if j := rs.RoundedTo(); j > 0 {
 		l.add(field, fmt.Sprintf("%srounded out to blocks of 2^%d (more than %d values were observed)",
@@ -93,11 +111,17 @@ func (l *allowanceList) ranges(field, prefix string, rs attributes.Ranges) {
 	}
 }
 
-// ids adds the ranges of an ID field, and "unset" when some container left it unset.
+// ids adds the ranges of an ID field (ID 0, root's, is a privilege), and "unset" when some
+// container left it unset.
 func (l *allowanceList) ids(field, prefix string, ids attributes.IDs) {
-	l.ranges(field, prefix, ids.Values)
-	l.flag(field, ids.Unset, prefix+"unset")
+	l.ranges(field, prefix, ids.Values, hasRoot)
+	if ids.Unset {
+		l.setting(field, prefix+"unset")
+	}
 }
+
+// hasRoot says whether an ID range holds 0, root's user or group.
+func hasRoot(r attributes.Range) bool { return r.Min <= 0 && r.Max >= 0 }
 
 // restrictionList collects a profile's restrictions and the variables they share.
 type restrictionList struct {

@@ -201,42 +201,49 @@ func (r *Renderer) JoinOverhead(format string, parts int) int {
 const reportItemPrefix = "    "
 
 // writeReport writes doc as json.MarshalIndent(doc, prefix, "  ") would, without a trailing
-// line break, but one allowance at a time: the allowances are nearly all of a report (every
-// workload under every privilege it uses), so a writer with a limit stops the encoding early
-// instead of after a whole report was built in memory.
+// line break, but one entry at a time: the lists are nearly all of a report (every workload
+// under every privilege it uses), so a writer with a limit stops the encoding early instead of
+// after a whole report was built in memory.
 func writeReport(w io.Writer, doc *reportDoc, prefix string) error {
-	const marker = `"allowances": [`
 	head := *doc
-	head.Allowances = []reportAllowance{}
+	head.Privileges, head.Settings, head.Requirements = []reportEntry{}, []reportEntry{}, []reportEntry{}
 	data, err := json.MarshalIndent(&head, prefix, "  ")
 	if err != nil {
 		return err
 	}
-	i := bytes.Index(data, []byte(marker+"]"))
-	if i < 0 || len(doc.Allowances) == 0 {
-		if data, err = json.MarshalIndent(doc, prefix, "  "); err == nil {
-			_, err = w.Write(data)
+	for _, list := range []struct {
+		marker  string
+		entries []reportEntry
+	}{{`"privileges": [`, doc.Privileges}, {`"settings": [`, doc.Settings}, {`"requirements": [`, doc.Requirements}} {
+		i := bytes.Index(data, []byte(list.marker+"]"))
+		if i < 0 {
+			return fmt.Errorf("report: no %s in %s", list.marker, data)
 		}
-		return err
-	}
-	i += len(marker)
-	if _, err := w.Write(data[:i]); err != nil {
-		return err
-	}
-	for j, a := range doc.Allowances {
-		item, err := json.MarshalIndent(a, prefix+"    ", "  ")
-		if err != nil {
+		i += len(list.marker)
+		if _, err := w.Write(data[:i]); err != nil {
 			return err
 		}
-		sep := ",\n"
-		if j == 0 {
-			sep = "\n"
+		data = data[i:]
+		for j, e := range list.entries {
+			item, err := json.MarshalIndent(e, prefix+"    ", "  ")
+			if err != nil {
+				return err
+			}
+			sep := ",\n"
+			if j == 0 {
+				sep = "\n"
+			}
+			if _, err := w.Write(append([]byte(sep+prefix+"    "), item...)); err != nil {
+				return err
+			}
 		}
-		if _, err := w.Write(append([]byte(sep+prefix+"    "), item...)); err != nil {
-			return err
+		if len(list.entries) > 0 {
+			if _, err := w.Write([]byte("\n" + prefix + "  ")); err != nil {
+				return err
+			}
 		}
 	}
-	_, err = w.Write(append([]byte("\n"+prefix+"  "), data[i:]...))
+	_, err = w.Write(data)
 	return err
 }
 

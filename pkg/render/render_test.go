@@ -269,7 +269,7 @@ func TestUnlistedServiceAccounts(t *testing.T) {
 		}
 	}
 	// The report says how many were cut.
-	for _, a := range report(agg).Allowances {
+	for _, a := range report(agg).Privileges {
 		for _, w := range a.Workloads {
 			if w.Name == "b" && w.ServiceAccountsNotListed != 40 {
 				t.Errorf("report: %d service accounts not listed, want 40", w.ServiceAccountsNotListed)

@@ -10,17 +10,23 @@ import (
 	"github.com/pod-security-advisor/pod-security-advisor/pkg/pss"
 )
 
-// reportDoc is the evidence behind a policy: for every privilege, the workloads that use it,
-// and per namespace which workloads keep it from a stricter Pod Security Standard.
+// reportDoc is the evidence behind a policy, kept in three lists a person reads apart: the
+// privileges workloads use (what the policy has to allow), the other values they use (which
+// the policy pins, granting nothing by themselves), and the requirements they hold (which the
+// policy keeps); each names the workloads. Per namespace, which workloads keep it from a
+// stricter Pod Security Standard.
 type reportDoc struct {
-	APIVersion string                     `json:"apiVersion"`
-	Kind       string                     `json:"kind"`
-	Allowances []reportAllowance          `json:"allowances"`
-	Namespaces map[string]reportNamespace `json:"namespaces"` // keys sorted by encoding/json
+	APIVersion   string                     `json:"apiVersion"`
+	Kind         string                     `json:"kind"`
+	Privileges   []reportEntry              `json:"privileges"`
+	Settings     []reportEntry              `json:"settings"`
+	Requirements []reportEntry              `json:"requirements"`
+	Namespaces   map[string]reportNamespace `json:"namespaces"` // keys sorted by encoding/json
 }
 
-type reportAllowance struct {
-	Allowance string           `json:"allowance"`
+// reportEntry is one privilege, setting or requirement, and the workloads that use or hold it.
+type reportEntry struct {
+	Name      string           `json:"name"`
 	Workloads []reportWorkload `json:"workloads"`
 }
 
@@ -53,10 +59,9 @@ func report(agg *aggregate.Aggregate) *reportDoc {
 	doc := &reportDoc{
 		APIVersion: aggregate.APIVersion,
 		Kind:       "Report",
-		Allowances: []reportAllowance{},
 		Namespaces: map[string]reportNamespace{},
 	}
-	byText := map[string][]reportWorkload{}
+	privileges, settings, requirements := map[string][]reportWorkload{}, map[string][]reportWorkload{}, map[string][]reportWorkload{}
 	for _, ns := range agg.NamespaceNames() {
 		workloads := agg.Namespaces[ns].Sorted()
 		var v pss.Verdict
@@ -68,7 +73,14 @@ func report(agg *aggregate.Aggregate) *reportDoc {
 				Count: w.Count(), FirstSeen: w.FirstSeen, LastSeen: w.LastSeen,
 			}
 			for _, a := range Allowances(*w.Profile) {
-				byText[a.Text] = append(byText[a.Text], rw)
+				into := settings
+				if a.Privilege {
+					into = privileges
+				}
+				into[a.Text] = append(into[a.Text], rw)
+			}
+			for _, r := range Requirements(*w.Profile) {
+				requirements[r] = append(requirements[r], rw)
 			}
 		}
 		level := v.Level()
@@ -80,14 +92,21 @@ func report(agg *aggregate.Aggregate) *reportDoc {
 		}
 		doc.Namespaces[ns] = rn
 	}
-	for text, ws := range byText {
+	doc.Privileges, doc.Settings, doc.Requirements = reportEntries(privileges), reportEntries(settings), reportEntries(requirements)
+	return doc
+}
+
+// reportEntries sorts entries by name, and each one's workloads.
+func reportEntries(byName map[string][]reportWorkload) []reportEntry {
+	out := make([]reportEntry, 0, len(byName))
+	for name, ws := range byName {
 		// Namespaces, then workloads within them, were visited in order; sort anyway so the
 		// order does not hinge on that.
 		slices.SortFunc(ws, func(a, b reportWorkload) int {
 			return cmp.Or(strings.Compare(a.Namespace, b.Namespace), strings.Compare(a.Kind, b.Kind), strings.Compare(a.Name, b.Name))
 		})
-		doc.Allowances = append(doc.Allowances, reportAllowance{Allowance: text, Workloads: ws})
+		out = append(out, reportEntry{Name: name, Workloads: ws})
 	}
-	slices.SortFunc(doc.Allowances, func(a, b reportAllowance) int { return strings.Compare(a.Allowance, b.Allowance) })
-	return doc
+	slices.SortFunc(out, func(a, b reportEntry) int { return strings.Compare(a.Name, b.Name) })
+	return out
 }
