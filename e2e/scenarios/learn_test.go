@@ -145,7 +145,7 @@ type reportDoc struct {
 	Privileges   []reportEntry `json:"privileges"`
 	Settings     []reportEntry `json:"settings"`
 	Requirements []reportEntry `json:"requirements"`
-	Namespaces map[string]struct {
+	Namespaces   map[string]struct {
 		Level string `json:"level"`
 	} `json:"namespaces"`
 }
@@ -194,7 +194,7 @@ func TestLearnsOwnerWorkloads(t *testing.T) {
 		t.Fatalf("report.json: %v", err)
 	}
 	evidence := map[string][]string{} // "privilege: hostPID", … → workloads
-	seen := map[string][]string{}       // workload → its service accounts
+	seen := map[string][]string{}     // workload → its service accounts
 	for kind, list := range map[string][]reportEntry{"privilege": rep.Privileges, "setting": rep.Settings, "requirement": rep.Requirements} {
 		for _, e := range list {
 			for _, w := range e.Workloads {

@@ -12,7 +12,9 @@ import (
 const fieldHostPorts = "hostPorts"
 
 var hostPortsAttribute = attribute{
-	allowances: func(p attributes.Profile, out *allowanceList) { out.ranges(fieldHostPorts, "hostPort ", p.HostPorts, func(attributes.Range) bool { return true }) },
+	allowances: func(p attributes.Profile, out *allowanceList) {
+		out.ranges(fieldHostPorts, "hostPort ", p.HostPorts, func(attributes.Range) bool { return true })
+	},
 	restrictions: func(p attributes.Profile, out *restrictionList) {
 		portOK := "!has(p.hostPort) || p.hostPort == 0"
 		if len(p.HostPorts) > 0 {

@@ -7,7 +7,9 @@ import "github.com/pod-security-advisor/pod-security-advisor/pkg/attributes"
 const fieldMayRunAsRoot = "mayRunAsRoot"
 
 var runAsNonRootAttribute = attribute{
-	requirements: func(p attributes.Profile) []string { return held(!p.MayRunAsRoot, "runs as non-root (runAsNonRoot: true)") },
+	requirements: func(p attributes.Profile) []string {
+		return held(!p.MayRunAsRoot, "runs as non-root (runAsNonRoot: true)")
+	},
 	allowances: func(p attributes.Profile, out *allowanceList) {
 		out.flag(fieldMayRunAsRoot, p.MayRunAsRoot, "runAsNonRoot not set")
 	},
